@@ -1,0 +1,32 @@
+"""``chatshop orders ...``: order housekeeping an operator can run by hand."""
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("orders")
+def orders_group() -> None:
+    """Order housekeeping."""
+
+
+@orders_group.command("expire")
+@with_appcontext
+def expire_command() -> None:
+    """Cancel unpaid orders past their payment deadline and release their stock."""
+    from webapp.extensions import db
+    from webapp.services.orders import cancel_expired_orders
+
+    count = cancel_expired_orders(db.session)
+    click.echo(f"cancelled {count} expired order(s)")
+
+
+@orders_group.command("autocomplete")
+@with_appcontext
+def autocomplete_command() -> None:
+    """Complete shipped orders whose buyer did not confirm within AUTO_COMPLETE_DAYS."""
+    from webapp.extensions import db
+    from webapp.services.orders import auto_complete_orders
+
+    count = auto_complete_orders(db.session)
+    click.echo(f"completed {count} order(s)")

@@ -1,0 +1,90 @@
+"""Settings read from the environment, with defaults that need nothing installed."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable ("1", "true", "yes" are true)."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer environment variable, refusing garbage loudly."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def settings_from_environment() -> dict[str, Any]:
+    """Collect every setting ChatShop reads from the environment."""
+    sandbox = _env_bool("WECHAT_SANDBOX", False)
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "WECHAT_TOKEN": os.environ.get("WECHAT_TOKEN", "chatshop-dev-token"),
+        "WECHAT_APP_ID": os.environ.get("WECHAT_APP_ID", "wxchatshopdemo0001"),
+        "WECHAT_APP_SECRET": os.environ.get("WECHAT_APP_SECRET", "chatshop-dev-app-secret"),
+        "WECHAT_ENCODING_AES_KEY": os.environ.get("WECHAT_ENCODING_AES_KEY", ""),
+        "WECHAT_MCH_ID": os.environ.get("WECHAT_MCH_ID", "1900000109"),
+        "WECHAT_PAY_API_KEY": os.environ.get(
+            "WECHAT_PAY_API_KEY", "chatshopdevpaykey0000000000000000"
+        ),
+        "WECHAT_API_BASE_URL": os.environ.get("WECHAT_API_BASE_URL", ""),
+        "WECHAT_PAY_API_BASE_URL": os.environ.get("WECHAT_PAY_API_BASE_URL", ""),
+        "WECHAT_SANDBOX": sandbox,
+        "WECHAT_HTTP_TIMEOUT_SECONDS": _env_int("WECHAT_HTTP_TIMEOUT_SECONDS", 5),
+        "PAYMENT_TIMEOUT_MINUTES": _env_int("PAYMENT_TIMEOUT_MINUTES", 30),
+        "AUTO_COMPLETE_DAYS": _env_int("AUTO_COMPLETE_DAYS", 10),
+        "MAX_LINE_QUANTITY": _env_int("MAX_LINE_QUANTITY", 999),
+        "MAX_CART_LINES": _env_int("MAX_CART_LINES", 50),
+    }
+
+
+def build_config(instance_path: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Merge environment settings with explicit overrides and derive the rest."""
+    cfg = settings_from_environment()
+    if overrides:
+        cfg.update(overrides)
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "chatshop.sqlite3")
+    cfg["SQLALCHEMY_DATABASE_URI"] = cfg["DATABASE_URL"]
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(cfg["DATABASE_URL"]))
+    public = str(cfg["PUBLIC_BASE_URL"]).rstrip("/")
+    cfg["PUBLIC_BASE_URL"] = public
+    if cfg.get("WECHAT_SANDBOX"):
+        # In sandbox mode the real wechatpy clients talk to our own stand-in.
+        if not cfg.get("WECHAT_API_BASE_URL"):
+            cfg["WECHAT_API_BASE_URL"] = public + "/sandbox/wechat/cgi-bin/"
+        if not cfg.get("WECHAT_PAY_API_BASE_URL"):
+            cfg["WECHAT_PAY_API_BASE_URL"] = public + "/sandbox/pay/"
+    cfg.setdefault("WECHAT_API_BASE_URL", "")
+    if not cfg.get("WECHAT_API_BASE_URL"):
+        cfg["WECHAT_API_BASE_URL"] = "https://api.weixin.qq.com/cgi-bin/"
+    if not cfg.get("WECHAT_PAY_API_BASE_URL"):
+        cfg["WECHAT_PAY_API_BASE_URL"] = "https://api.mch.weixin.qq.com/"
+    cfg.setdefault("API_TITLE", "ChatShop API")
+    cfg.setdefault("API_VERSION", "v1")
+    cfg.setdefault("OPENAPI_VERSION", "3.0.3")
+    cfg.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    cfg.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    cfg.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
+    return cfg
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine options per backend: SQLite needs a busy timeout for concurrent writers."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}

@@ -1,0 +1,24 @@
+"""HTTP entry points: health, REST API, WeChat callbacks and (in sandbox mode) the sandbox."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_http(app: Flask) -> None:
+    """Register every blueprint on the app."""
+    from webapp.http import health
+
+    app.register_blueprint(health.blp)
+
+    from webapp.http.api import create_api
+
+    create_api(app)
+
+    from webapp.http import wechat_pay
+
+    app.register_blueprint(wechat_pay.blp)
+
+    if app.config.get("WECHAT_SANDBOX"):
+        from webapp.sandbox import register_sandbox
+
+        register_sandbox(app)

@@ -1,0 +1,31 @@
+"""ORM models; importing this package registers every table on ``db.metadata``."""
+from webapp.models.catalogue import Category, Product, ProductStatus, Sku, Supplier
+from webapp.models.events import AuditEntry, OutboxMessage
+from webapp.models.orders import CartItem, Order, OrderLine, OrderStatus, Shipment
+from webapp.models.payments import Payment, PaymentStatus, Refund, RefundLine, RefundStatus
+from webapp.models.users import Address, ApiToken, Role, User, UserRole
+
+__all__ = [
+    "Address",
+    "ApiToken",
+    "AuditEntry",
+    "CartItem",
+    "Category",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OutboxMessage",
+    "Payment",
+    "PaymentStatus",
+    "Product",
+    "ProductStatus",
+    "Refund",
+    "RefundLine",
+    "RefundStatus",
+    "Role",
+    "Shipment",
+    "Sku",
+    "Supplier",
+    "User",
+    "UserRole",
+]
