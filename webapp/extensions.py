@@ -1,6 +1,8 @@
 """Extension singletons, bound to the app with ``init_app`` in the factory."""
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -15,6 +17,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Set by the unit of work: the transaction about to begin will write.
+write_intent: ContextVar[bool] = ContextVar("chatshop_write_intent", default=False)
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 
@@ -26,8 +31,8 @@ def _sqlite_connect(dbapi_connection, connection_record):  # type: ignore[no-unt
 
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
-    # Let SQLAlchemy (not pysqlite) decide when transactions begin, so that
-    # every transaction can start with BEGIN IMMEDIATE below.
+    # Let SQLAlchemy (not pysqlite) decide when transactions begin, so that a
+    # writing transaction can start with BEGIN IMMEDIATE below.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +43,12 @@ def _sqlite_connect(dbapi_connection, connection_record):  # type: ignore[no-unt
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-    """Take SQLite's write lock at BEGIN: a reader that later writes can never deadlock."""
+    """On SQLite, writing transactions take the write lock at BEGIN.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another writer got there first (WAL snapshot);
+    BEGIN IMMEDIATE makes it wait its turn instead. Read-only transactions stay
+    deferred so readers never block writers.
+    """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -18,7 +18,7 @@ ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "�
 
 
 def _stock(sku_id: int) -> int:
-    db.session.expire_all()
+    db.session.rollback()  # end any read snapshot (SQLite WAL keeps it)
     return db.session.get(Sku, sku_id).stock
 
 
@@ -35,7 +35,7 @@ def test_checkout_reserves_stock_and_snapshots_prices(any_app):
     # A later price change does not touch the order's snapshot.
     db.session.get(Sku, sku.id).price_fen = 5000
     db.session.commit()
-    db.session.expire_all()
+    db.session.rollback()  # end any read snapshot (SQLite WAL keeps it)
     assert db.session.get(Order, order.id).lines[0].unit_price_fen == 1990
     assert db.session.query(OutboxMessage).filter_by(topic="order.created").count() == 1
 
@@ -91,7 +91,7 @@ def test_cancel_and_expiry_release_stock(any_app):
     assert orders.cancel_expired_orders(db.session) == 0
     later = utcnow() + timedelta(minutes=31)
     assert orders.cancel_expired_orders(db.session, now=later) == 1
-    db.session.expire_all()
+    db.session.rollback()  # end any read snapshot (SQLite WAL keeps it)
     assert db.session.get(Order, second.id).status == OrderStatus.CANCELLED
     assert _stock(sku.id) == 4
     assert db.session.query(AuditEntry).filter_by(action="order.expired").count() == 1
@@ -126,5 +126,5 @@ def test_multi_supplier_shipping_then_completion(any_app):
     assert order.status == OrderStatus.SHIPPED
     assert orders.auto_complete_orders(db.session) == 0
     assert orders.auto_complete_orders(db.session, now=utcnow() + timedelta(days=11)) == 1
-    db.session.expire_all()
+    db.session.rollback()  # end any read snapshot (SQLite WAL keeps it)
     assert db.session.get(Order, order.id).status == OrderStatus.COMPLETED

@@ -4,15 +4,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
+
+from webapp.extensions import write_intent
 
 
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
-    """Run a block as one transaction on ``session``."""
+    """Run a block as one writing transaction on ``session``.
+
+    A read transaction the caller left open is ended first, so that the write
+    transaction starts fresh (on SQLite: with BEGIN IMMEDIATE, see extensions).
+    Nested use joins the outer unit of work.
+    """
+    if write_intent.get():
+        yield session
+        return
+    real = session() if isinstance(session, scoped_session) else session
+    if real.in_transaction():
+        real.commit()
+    token = write_intent.set(True)
     try:
+        session.connection()  # begin now, while the write intent is set
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        write_intent.reset(token)

@@ -1,0 +1,1 @@
+"""The chat storefront (issue 3): dialogue engine, command grammar, WeChat adapter."""

@@ -1,0 +1,1 @@
+"""The referral tree (issue 4): binding rules, ancestors, team queries, distributors."""
