@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Every bench/*.py except helpers is a benchmark printing a last line `RESULT key=value ...`.
+BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py,$(wildcard bench/*.py))
 
 .PHONY: install demo test test-fast bench lint typecheck clean services
 
@@ -32,7 +34,7 @@ test-fast: install ## unit tests only
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: install services ## benchmarks; each prints a last line `RESULT key=value ...`
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: install ## ruff
 	$(BIN)/ruff check webapp bots referral commissions workers tests bench
