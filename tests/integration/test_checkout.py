@@ -116,7 +116,8 @@ def test_multi_supplier_shipping_then_completion(any_app):
     order = checkout.checkout(db.session, buyer.id, [(a.id, 1), (b.id, 1)], ADDRESS)
     with pytest.raises(NotFound):  # suppliers do not even see unpaid orders
         orders.ship_order(db.session, Actor.of(staff1), order.id, "SF", "SF1")
-    db.session.get(Order, order.id).status = OrderStatus.PAID
+    paid = db.session.get(Order, order.id)
+    paid.status, paid.paid_at = OrderStatus.PAID, utcnow()
     db.session.commit()
     order = orders.ship_order(db.session, Actor.of(staff1), order.id, "SF", "SF1")
     assert order.status == OrderStatus.PAID

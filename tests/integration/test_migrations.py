@@ -14,7 +14,8 @@ from webapp.extensions import db
 
 
 def test_single_head(app):
-    script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(MIGRATIONS_DIR))
+    config = app.extensions["migrate"].migrate.get_config(MIGRATIONS_DIR)
+    script = ScriptDirectory.from_config(config)
     assert len(script.get_heads()) == 1
 
 

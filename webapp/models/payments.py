@@ -59,6 +59,8 @@ class Refund(db.Model):  # type: ignore[name-defined]
     amount_fen: Mapped[int]
     reason: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PROCESSING)
+    # Where the order goes back to if this refund fails.
+    order_status_before: Mapped[str] = mapped_column(String(24), default="")
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     raw_notify: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str] = mapped_column(String(200), default="")

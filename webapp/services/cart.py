@@ -1,4 +1,5 @@
 """The buyer's cart: SKUs and quantities kept in the database between sessions."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -60,7 +61,9 @@ def add_to_cart(session: Session, user_id: int, sku_id: int, quantity: int) -> C
             select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id)
         )
         if item is None:
-            count = len(session.scalars(select(CartItem.id).where(CartItem.user_id == user_id)).all())
+            count = len(
+                session.scalars(select(CartItem.id).where(CartItem.user_id == user_id)).all()
+            )
             if count >= max_lines:
                 raise InvalidInput(f"a cart holds at most {max_lines} different items")
             item = CartItem(user_id=user_id, sku_id=sku_id, quantity=quantity)
@@ -110,7 +113,8 @@ def view_cart(session: Session, user_id: int) -> Sequence[CartLine]:
             sku_name=sku.name,
             unit_price_fen=sku.price_fen,
             quantity=item.quantity,
-            available=sku.active and product.status == ProductStatus.ACTIVE
+            available=sku.active
+            and product.status == ProductStatus.ACTIVE
             and sku.stock >= item.quantity,
         )
         for item, sku, product in rows

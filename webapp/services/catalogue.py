@@ -1,4 +1,5 @@
 """Catalogue management: suppliers own their products; operators see and manage all."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ def _validate_stock(stock: int) -> None:
         raise InvalidInput(f"stock must be an integer between 0 and {MAX_STOCK}")
 
 
-def public_products_query(category_id: int | None = None, keyword: str | None = None) -> Select[Any]:
+def public_products_query(
+    category_id: int | None = None, keyword: str | None = None
+) -> Select[Any]:
     """Products a buyer may see: active, from an active supplier, with an active SKU."""
     stmt = (
         select(Product)
@@ -59,16 +62,15 @@ def public_products_query(category_id: int | None = None, keyword: str | None = 
     if keyword:
         pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(
-            Product.title.ilike(pattern, escape="\\") | Product.description.ilike(pattern, escape="\\")
+            Product.title.ilike(pattern, escape="\\")
+            | Product.description.ilike(pattern, escape="\\")
         )
     return stmt
 
 
 def get_public_product(session: Session, product_id: int) -> Product:
     """A product a buyer may see, or NotFound."""
-    product = session.scalars(
-        public_products_query().where(Product.id == product_id)
-    ).first()
+    product = session.scalars(public_products_query().where(Product.id == product_id)).first()
     if product is None:
         raise NotFound("product not found")
     return product
@@ -246,8 +248,13 @@ def update_sku(
             sku.active = active
         sku.version += 1
         audit(
-            session, actor.user_id, "sku.updated", "sku", sku.id,
-            before=before, after={"price_fen": new_price, "supply_price_fen": new_supply},
+            session,
+            actor.user_id,
+            "sku.updated",
+            "sku",
+            sku.id,
+            before=before,
+            after={"price_fen": new_price, "supply_price_fen": new_supply},
             active=sku.active,
         )
     return sku
@@ -291,6 +298,14 @@ def adjust_stock(
                 raise Conflict("stock cannot go below zero")
             raise Conflict("the sku changed since you read it; reload and retry")
         session.refresh(sku)
-        audit(session, actor.user_id, "sku.stock_adjusted", "sku", sku.id,
-              delta=delta, stock=stock, now=sku.stock)
+        audit(
+            session,
+            actor.user_id,
+            "sku.stock_adjusted",
+            "sku",
+            sku.id,
+            delta=delta,
+            stock=stock,
+            now=sku.stock,
+        )
     return sku

@@ -25,7 +25,7 @@ def visible_orders_query(actor: Actor) -> Select[tuple[Order]]:
     if Role.SUPPLIER in actor.roles and actor.supplier_id is not None:
         return stmt.where(
             Order.lines.any(OrderLine.supplier_id == actor.supplier_id),
-            Order.status != OrderStatus.PENDING_PAYMENT,
+            Order.paid_at.is_not(None),
         )
     return stmt.where(Order.buyer_id == actor.user_id)
 

@@ -261,6 +261,7 @@ def upgrade():
     sa.Column('amount_fen', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('order_status_before', sa.String(length=24), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
     sa.Column('raw_notify', sa.Text(), nullable=True),
     sa.Column('failure_reason', sa.String(length=200), nullable=False),

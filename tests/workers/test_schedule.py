@@ -1,0 +1,140 @@
+"""Periodic jobs: one scheduler leads, each slot is enqueued once, the jobs do their work."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from rq import Queue
+
+from tests.support.factories import make_product, make_user
+from webapp.domain.addresses import validate_address
+from webapp.extensions import db
+from webapp.models import Order, OrderStatus, Sku
+from webapp.models.base import utcnow
+from webapp.redis_conn import get_redis
+from webapp.services import checkout
+from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
+from workers.runner import parse_queue_names, run_worker
+from workers.schedule import LOCK_KEY, PERIODIC_JOBS, PeriodicScheduler
+
+ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
+NOW = 1_699_999_200.0  # a fixed instant on a slot boundary of every periodic job (3600 * n)
+
+
+def _queued_ids() -> set[str]:
+    redis = get_redis()
+    return {job_id for name in QUEUE_NAMES for job_id in Queue(name, connection=redis).job_ids}
+
+
+def _expired_order() -> tuple[int, int]:
+    buyer = make_user()
+    _, sku = make_product(stock=5)
+    order = checkout.checkout(db.session, buyer.id, [(sku.id, 2)], ADDRESS)
+    order.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    return order.id, sku.id
+
+
+def _long_shipped_order() -> int:
+    buyer = make_user()
+    _, sku = make_product(stock=5)
+    order = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS)
+    order.status = OrderStatus.SHIPPED
+    order.paid_at = utcnow() - timedelta(days=12)
+    order.shipped_at = utcnow() - timedelta(days=11)
+    db.session.commit()
+    return order.id
+
+
+def _order(order_id: int) -> Order:
+    db.session.expire_all()
+    order = db.session.get(Order, order_id)
+    assert order is not None
+    return order
+
+
+def test_every_periodic_job_is_enqueued_once_per_slot(app, work_queues):
+    scheduler = PeriodicScheduler(get_redis())
+    enqueued = scheduler.tick(NOW)
+    assert sorted(enqueued) == sorted(f"periodic-{p.name}-{p.slot(NOW)}" for p in PERIODIC_JOBS)
+    assert sorted(Queue(PAYMENTS, connection=get_redis()).job_ids) == [
+        f"periodic-reconcile_pending_payments-{int(NOW // 300)}",
+        f"periodic-reconcile_processing_refunds-{int(NOW // 600)}",
+    ]
+    assert scheduler.tick(NOW + 1) == []  # same slots
+    # The relay's next slot is due, but its previous run is still waiting: no pile-up.
+    assert scheduler.tick(NOW + 3) == []
+    work_queues()
+    assert scheduler.tick(NOW + 3) == [f"periodic-relay_outbox-{int((NOW + 3) // 3)}"]
+
+
+def test_only_one_scheduler_leads(app):
+    first = PeriodicScheduler(get_redis(), name="first")
+    second = PeriodicScheduler(get_redis(), name="second")
+    assert first.tick(NOW)
+    assert second.tick(NOW) == [] and not second.is_leader
+    assert second.tick(NOW + 60) == []
+    assert get_redis().get(LOCK_KEY) == b"first"
+
+    first.release()
+    assert second.acquire() and not first.acquire()
+    # The new leader knows what the old one enqueued: the same slots are not enqueued again.
+    assert second.tick(NOW + 1) == []
+    assert len(_queued_ids()) == len(PERIODIC_JOBS)
+
+
+def test_a_dead_leaders_lock_expires(app):
+    first = PeriodicScheduler(get_redis(), lock_ttl=1, name="first")
+    second = PeriodicScheduler(get_redis(), name="second")
+    assert first.acquire() and not second.acquire()
+    time.sleep(1.2)  # first stopped renewing: crashed
+    assert second.acquire()
+
+
+def test_the_scheduler_thread_enqueues_and_releases_the_lock_on_stop(app):
+    scheduler = PeriodicScheduler(worker_connection(app))
+    scheduler.start()
+    deadline = time.monotonic() + 5
+    while len(_queued_ids()) < len(PERIODIC_JOBS) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scheduler.stop()
+    assert len(_queued_ids()) == len(PERIODIC_JOBS)
+    assert get_redis().get(LOCK_KEY) is None
+
+
+def test_periodic_jobs_cancel_expired_and_complete_long_shipped_orders(app, work_queues):
+    expired_id, sku_id = _expired_order()
+    shipped_id = _long_shipped_order()
+
+    PeriodicScheduler(get_redis()).tick()
+    work_queues()
+
+    assert _order(expired_id).status == OrderStatus.CANCELLED
+    assert db.session.get(Sku, sku_id).stock == 5
+    assert _order(shipped_id).status == OrderStatus.COMPLETED
+    assert _queued_ids() == set()
+    failed = {
+        job_id
+        for name in QUEUE_NAMES
+        for job_id in Queue(name, connection=get_redis()).failed_job_registry.get_job_ids()
+    }
+    assert failed == set()
+
+
+# RQ's worker forks one process per job while its pub/sub thread runs.
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_the_forking_app_worker_runs_jobs_in_an_app_context(app, keep_signal_handlers):
+    expired_id, _ = _expired_order()
+    PeriodicScheduler(get_redis(), periodic_jobs=[PERIODIC_JOBS[1]]).tick()
+    db.session.remove()  # the work horse opens its own connections
+
+    assert run_worker(app, [DEFAULT], burst=True)
+    assert _order(expired_id).status == OrderStatus.CANCELLED
+
+
+def test_queue_names_are_checked():
+    assert parse_queue_names(()) == list(QUEUE_NAMES)
+    assert parse_queue_names(("default,payments", "default")) == ["default", "payments"]
+    with pytest.raises(ValueError, match="unknown queue"):
+        parse_queue_names(("emails",))

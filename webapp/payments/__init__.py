@@ -1,0 +1,1 @@
+"""WeChat Pay v2: the gateway wrapping wechatpy's client, and pure notify checks."""

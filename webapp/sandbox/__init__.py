@@ -1,0 +1,64 @@
+"""The WeChat sandbox: a local stand-in for WeChat's servers, served only when WECHAT_SANDBOX is on.
+
+Public entry points for tests and other code (all need an app context):
+``pay_order``, ``send_pay_notify``, ``send_refund_notify``, ``sandbox_order``,
+``sandbox_orders``, ``notify_log``, ``travel``, ``pay_page_url``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, render_template
+
+from webapp.redis_conn import get_redis
+from webapp.sandbox import clock
+from webapp.sandbox.pay import (
+    PaidOrder,
+    format_yuan,
+    notify_log,
+    pay_order,
+    pay_page_url,
+    sandbox_order,
+    sandbox_orders,
+    send_pay_notify,
+    send_refund_notify,
+    travel,
+)
+from webapp.sandbox.pay_api import PaymentRefused
+
+__all__ = [
+    "PaidOrder",
+    "PaymentRefused",
+    "format_yuan",
+    "notify_log",
+    "pay_order",
+    "pay_page_url",
+    "register_sandbox",
+    "sandbox_order",
+    "sandbox_orders",
+    "send_pay_notify",
+    "send_refund_notify",
+    "travel",
+]
+
+blp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+
+@blp.get("/")
+def index() -> Any:
+    """What the sandbox offers, with the Pay orders and the notifies sent so far."""
+    return render_template(
+        "sandbox/index.html",
+        orders=sandbox_orders(100),
+        notifies=notify_log(50),
+        clock_offset=clock.offset_seconds(get_redis()),
+        sandbox_now=clock.format_success_time(clock.now(get_redis())),
+    )
+
+
+def register_sandbox(app: Flask) -> None:
+    """Serve every part of the sandbox on this app (called only when WECHAT_SANDBOX is on)."""
+    from webapp.sandbox import pay
+
+    app.register_blueprint(blp)
+    pay.register(app)

@@ -1,0 +1,1 @@
+"""Background work on RQ: queues, thin jobs, the outbox relay and periodic schedules."""

@@ -1,0 +1,92 @@
+"""Thin RQ jobs: each takes plain values (ids), calls one service and returns a count.
+
+Jobs run inside an app context. ``chatshop worker`` pushes one around every
+job; a job started some other way (a bare ``rq worker``) builds the app once
+per process from the environment.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _process_app() -> Flask:
+    """The app of a process that has none pushed, built once from the environment."""
+    from webapp import create_app
+
+    return create_app()
+
+
+@contextmanager
+def app_context() -> Iterator[Flask]:
+    """The current app, or a context of this process's own app for the job's duration."""
+    if has_app_context():
+        yield current_app._get_current_object()  # type: ignore[attr-defined]
+        return
+    app = _process_app()
+    with app.app_context():
+        yield app
+
+
+def cancel_expired_orders() -> int:
+    """Cancel unpaid orders past their payment deadline and release their stock."""
+    from webapp.services.orders import cancel_expired_orders as cancel_expired
+
+    with app_context():
+        return cancel_expired(db.session)
+
+
+def auto_complete_orders() -> int:
+    """Complete orders shipped longer ago than AUTO_COMPLETE_DAYS."""
+    from webapp.services.orders import auto_complete_orders as auto_complete
+
+    with app_context():
+        return auto_complete(db.session)
+
+
+def relay_outbox(batch: int = 100, max_batches: int = 20) -> int:
+    """Publish outbox messages to their handler jobs, batch after batch while there are more."""
+    from workers.outbox import relay_outbox as relay
+    from workers.queues import enqueue_once
+
+    with app_context() as app:
+
+        def enqueue(queue_name: str, func: Any, *args: Any, job_id: str, **options: Any) -> bool:
+            return enqueue_once(queue_name, func, *args, job_id=job_id, app=app, **options)
+
+        published = 0
+        for _ in range(max_batches):
+            count = relay(db.session, enqueue, batch=batch)
+            published += count
+            if count < batch:
+                break
+        if published:
+            log.info("outbox: published %d message(s)", published)
+        return published
+
+
+def reconcile_pending_payments(older_than_minutes: int = 10) -> int:
+    """Ask WeChat Pay about payments still pending after ``older_than_minutes``."""
+    # Imported here: the payments service (and wechatpy) load only when this runs.
+    from webapp.services.payments import reconcile_pending_payments as reconcile
+
+    with app_context():
+        return int(reconcile(db.session, older_than_minutes=older_than_minutes))
+
+
+def reconcile_processing_refunds(older_than_minutes: int = 10) -> int:
+    """Ask WeChat Pay about refunds still processing after ``older_than_minutes``."""
+    from webapp.services.refunds import reconcile_processing_refunds as reconcile
+
+    with app_context():
+        return int(reconcile(db.session, older_than_minutes=older_than_minutes))
