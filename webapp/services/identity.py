@@ -1,0 +1,46 @@
+"""WeChat identities: find or create the user behind an openid."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.errors import InvalidInput
+from webapp.models import Role, User, UserRole
+from webapp.services.journal import audit
+from webapp.services.uow import unit_of_work
+
+MAX_OPENID = 64
+
+
+def user_for_openid(session: Session, openid: str) -> User | None:
+    """The user with this openid, if any."""
+    return session.scalar(select(User).where(User.openid == openid))
+
+
+def ensure_wechat_user(session: Session, openid: str, *, subscribed: bool | None = None) -> User:
+    """The user behind ``openid``, created as a consumer on first contact.
+
+    Safe when two requests for a new openid race: the unique openid decides and
+    the loser reads the winner's row.
+    """
+    if not openid or len(openid) > MAX_OPENID or not openid.isprintable():
+        raise InvalidInput("invalid openid")
+    user = user_for_openid(session, openid)
+    if user is not None and (subscribed is None or user.subscribed == subscribed):
+        return user
+    try:
+        with unit_of_work(session):
+            user = user_for_openid(session, openid)
+            if user is None:
+                user = User(openid=openid, nickname="", roles=[UserRole(role=str(Role.CONSUMER))])
+                session.add(user)
+                session.flush()
+                audit(session, user.id, "user.created", "user", user.id, source="wechat")
+            if subscribed is not None:
+                user.subscribed = subscribed
+    except IntegrityError:
+        user = user_for_openid(session, openid)
+        if user is None:
+            raise
+    return user

@@ -1,0 +1,1 @@
+"""WeChat official-account integration: API client, webhook protocol, OAuth."""
