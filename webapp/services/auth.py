@@ -5,7 +5,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.models import ApiToken, Role, User, UserRole
 from webapp.models.base import utcnow
@@ -33,9 +33,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
     row = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken)
+        .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None))
+        # One round trip for token, user and roles: this runs on every API call.
+        .options(joinedload(ApiToken.user).joinedload(User.roles))
     )
     return row.user if row is not None else None
 

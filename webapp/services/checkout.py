@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.domain.order_rules import LineAmount, merge_quantities, order_total_fen
@@ -109,6 +109,7 @@ def checkout(
             .join(Product, Product.id == Sku.product_id)
             .join(Supplier, Supplier.id == Product.supplier_id)
             .where(Sku.id.in_(wanted))
+            .options(lazyload(Product.skus))  # the other SKUs of these products are not needed
         ).all()
         found = {sku.id: (sku, product, supplier) for sku, product, supplier in rows}
         for sku_id in sorted(wanted):
