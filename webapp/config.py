@@ -43,6 +43,12 @@ def settings_from_environment() -> dict[str, Any]:
         ),
         "WECHAT_PAY_CERT_PATH": os.environ.get("WECHAT_PAY_CERT_PATH", ""),
         "WECHAT_PAY_KEY_PATH": os.environ.get("WECHAT_PAY_KEY_PATH", ""),
+        "WECHAT_PREVIOUS_ENCODING_AES_KEY": os.environ.get("WECHAT_PREVIOUS_ENCODING_AES_KEY", ""),
+        "WECHAT_REQUIRE_ENCRYPTION": _env_bool("WECHAT_REQUIRE_ENCRYPTION", False),
+        "WECHAT_TIMESTAMP_WINDOW_SECONDS": _env_int("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300),
+        "WECHAT_REPLY_DEADLINE_SECONDS": _env_int("WECHAT_REPLY_DEADLINE_SECONDS", 4),
+        "WECHAT_DEDUPE_TTL_SECONDS": _env_int("WECHAT_DEDUPE_TTL_SECONDS", 600),
+        "WECHAT_REPLY_WORKERS": _env_int("WECHAT_REPLY_WORKERS", 8),
         "WECHAT_API_BASE_URL": os.environ.get("WECHAT_API_BASE_URL", ""),
         "WECHAT_PAY_API_BASE_URL": os.environ.get("WECHAT_PAY_API_BASE_URL", ""),
         "WECHAT_SANDBOX": sandbox,
@@ -51,6 +57,8 @@ def settings_from_environment() -> dict[str, Any]:
         "AUTO_COMPLETE_DAYS": _env_int("AUTO_COMPLETE_DAYS", 10),
         "MAX_LINE_QUANTITY": _env_int("MAX_LINE_QUANTITY", 999),
         "MAX_CART_LINES": _env_int("MAX_CART_LINES", 50),
+        "CHAT_IDLE_SECONDS": _env_int("CHAT_IDLE_SECONDS", 1800),
+        "CHAT_STATE_TTL_SECONDS": _env_int("CHAT_STATE_TTL_SECONDS", 86400),
     }
 
 
@@ -82,6 +90,10 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None) -> dic
     cfg.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
     cfg.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     cfg.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # The H5 pages keep the WeChat openid in the signed session cookie.
+    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    cfg.setdefault("SESSION_COOKIE_SECURE", public.startswith("https://"))
     return cfg
 
 

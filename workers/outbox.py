@@ -56,7 +56,12 @@ class OutboxHandler:
 # published. Known topics so far: order.created, order.cancelled, order.shipped,
 # order.completed (webapp.services); payment and refund topics come with their
 # services. Commission and chat-notification handlers are added by their issues.
-HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {}
+HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {
+    # The chat storefront tells the buyer their payment arrived (issue 3).
+    "order.paid": (
+        OutboxHandler("chat_paid_message", "webapp.chat.notifications.send_paid_message"),
+    ),
+}
 
 
 class Enqueue(Protocol):

@@ -6,10 +6,11 @@ import click
 
 def register(group: click.Group) -> None:
     """Add ChatShop's own command groups to the top-level group."""
-    from webapp.commands import demo, orders, seed, users, worker
+    from webapp.commands import demo, orders, seed, users, wechat, worker
 
     group.add_command(orders.orders_group)
     group.add_command(seed.seed_group)
     group.add_command(users.users_group)
     group.add_command(worker.worker_command)
     group.add_command(demo.demo_command)
+    group.add_command(wechat.wechat_group)

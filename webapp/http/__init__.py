@@ -14,9 +14,14 @@ def register_http(app: Flask) -> None:
 
     create_api(app)
 
-    from webapp.http import wechat_pay
+    from webapp.http import wechat, wechat_pay
 
     app.register_blueprint(wechat_pay.blp)
+    app.register_blueprint(wechat.blp)
+
+    from webapp.http import h5
+
+    app.register_blueprint(h5.blp)
 
     if app.config.get("WECHAT_SANDBOX"):
         from webapp.sandbox import register_sandbox

@@ -2,7 +2,10 @@
 
 Public entry points for tests and other code (all need an app context):
 ``pay_order``, ``send_pay_notify``, ``send_refund_notify``, ``sandbox_order``,
-``sandbox_orders``, ``notify_log``, ``travel``, ``pay_page_url``.
+``sandbox_orders``, ``notify_log``, ``travel``, ``pay_page_url``; for the official
+account: ``note_user_message``, ``note_event``, ``note_payment``, ``sent_messages``,
+``transcript``, ``create_consumer``, ``user_says``, ``user_clicks``, ``user_follows``,
+``user_scans``, ``user_unfollows``, ``tokens_issued``, ``current_menu``, ``qr_codes``.
 """
 from __future__ import annotations
 
@@ -12,6 +15,25 @@ from flask import Blueprint, Flask, render_template
 
 from webapp.redis_conn import get_redis
 from webapp.sandbox import clock
+from webapp.sandbox.chat import (
+    Exchange,
+    user_clicks,
+    user_follows,
+    user_says,
+    user_scans,
+    user_unfollows,
+)
+from webapp.sandbox.oa import (
+    create_consumer,
+    current_menu,
+    note_event,
+    note_payment,
+    note_user_message,
+    qr_codes,
+    sent_messages,
+    tokens_issued,
+    transcript,
+)
 from webapp.sandbox.pay import (
     PaidOrder,
     format_yuan,
@@ -27,18 +49,33 @@ from webapp.sandbox.pay import (
 from webapp.sandbox.pay_api import PaymentRefused
 
 __all__ = [
+    "Exchange",
     "PaidOrder",
     "PaymentRefused",
+    "create_consumer",
+    "current_menu",
     "format_yuan",
+    "note_event",
+    "note_payment",
+    "note_user_message",
     "notify_log",
     "pay_order",
     "pay_page_url",
+    "qr_codes",
     "register_sandbox",
     "sandbox_order",
     "sandbox_orders",
     "send_pay_notify",
     "send_refund_notify",
+    "sent_messages",
+    "tokens_issued",
+    "transcript",
     "travel",
+    "user_clicks",
+    "user_follows",
+    "user_says",
+    "user_scans",
+    "user_unfollows",
 ]
 
 blp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -58,7 +95,9 @@ def index() -> Any:
 
 def register_sandbox(app: Flask) -> None:
     """Serve every part of the sandbox on this app (called only when WECHAT_SANDBOX is on)."""
-    from webapp.sandbox import pay
+    from webapp.sandbox import chat, oa, pay
 
     app.register_blueprint(blp)
     pay.register(app)
+    oa.register(app)
+    chat.register(app)

@@ -28,6 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.redis_conn import get_redis
 from webapp.sandbox import clock, pay_api
+from webapp.sandbox.oa import note_payment
 from webapp.sandbox.pay_api import Context, Merchant, PaymentRefused
 from webapp.sandbox.pay_notify import NotifyDelivery, deliver, pay_notify_fields, refund_notify_xml
 from webapp.sandbox.pay_store import PayStore, SandboxOrder
@@ -165,6 +166,8 @@ def pay_order(out_trade_no: str, *, retry: bool = False) -> PaidOrder:
     Raises PaymentRefused (code ORDERNOTEXIST, ORDERPAID, ORDERCLOSED or ORDEREXPIRED).
     """
     order = pay_api.buyer_pays(_context(), out_trade_no)
+    # WeChat knows of the payment before the merchant does: open the 48 h CS window first.
+    note_payment(order.openid)
     delivery = send_pay_notify(order.out_trade_no)
     if retry and not delivery.acknowledged:
         _retry_in_background(lambda: send_pay_notify(out_trade_no), _retry_delays())

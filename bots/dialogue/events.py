@@ -1,0 +1,245 @@
+"""What the shop answers to an intent: plain values the engine renders and remembers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReferrerFound:
+    """The distributor behind a QR scene; nickname None when there is none."""
+
+    nickname: str | None
+    returning: bool = False  # an existing follower scanned (SCAN), not a new follow
+
+
+@dataclass(frozen=True)
+class CategoriesListed:
+    """The shop's categories as (id, name) pairs."""
+
+    items: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class ProductItem:
+    """A product in a list: lowest and highest SKU price, total stock."""
+
+    id: int
+    title: str
+    price_fen: int
+    max_price_fen: int
+    stock: int
+
+
+@dataclass(frozen=True)
+class ProductsListed:
+    """A page of products from a category (``category_id``) or a search (``query``)."""
+
+    items: tuple[ProductItem, ...]
+    page: int
+    pages: int
+    total: int
+    category_id: int | None = None
+    category_name: str = ""
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class SkuItem:
+    """A sellable variant of a product."""
+
+    id: int
+    name: str
+    price_fen: int
+    stock: int
+
+
+@dataclass(frozen=True)
+class ProductShown:
+    """A product's details; URLs are absolute."""
+
+    id: int
+    title: str
+    description: str
+    image_url: str
+    url: str
+    skus: tuple[SkuItem, ...]
+
+
+@dataclass(frozen=True)
+class CartItemLine:
+    """One cart line; ``available`` is False when off sale or short of stock."""
+
+    sku_id: int
+    product_id: int
+    title: str
+    sku_name: str
+    unit_price_fen: int
+    quantity: int
+    available: bool = True
+
+    @property
+    def amount_fen(self) -> int:
+        """Price times quantity."""
+        return self.unit_price_fen * self.quantity
+
+
+@dataclass(frozen=True)
+class CartShown:
+    """The cart after a look or a change; ``added`` names what was just added."""
+
+    lines: tuple[CartItemLine, ...]
+    added: tuple[str, int] | None = None
+    changed: bool = False
+
+    @property
+    def total_fen(self) -> int:
+        """Sum of the available lines."""
+        return sum(line.amount_fen for line in self.lines if line.available)
+
+
+@dataclass(frozen=True)
+class AddressItem:
+    """A saved address, ready to show (``address`` is the one-line postal address)."""
+
+    id: int
+    recipient: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True)
+class CheckoutReady:
+    """What checkout will order (the whole cart) and where it can go."""
+
+    lines: tuple[CartItemLine, ...]
+    addresses: tuple[AddressItem, ...]
+
+    @property
+    def total_fen(self) -> int:
+        """The order's total at current prices."""
+        return sum(line.amount_fen for line in self.lines)
+
+
+@dataclass(frozen=True)
+class AddressChecked:
+    """The verdict on one typed address field; ``value`` is its clean form."""
+
+    field: str
+    ok: bool
+    value: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AddressSaved:
+    """An address typed in the chat, now saved."""
+
+    address: AddressItem
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    """The order checkout created (or had created for the same token: ``duplicate``)."""
+
+    number: str
+    total_fen: int
+    pay_url: str
+    expires_minutes: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """An order in a list."""
+
+    number: str
+    status: str
+    total_fen: int
+    created: str  # local time, "MM-DD HH:MM"
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrdersListed:
+    """A page of the buyer's orders, newest first."""
+
+    items: tuple[OrderItem, ...]
+    page: int
+    pages: int
+    total: int
+    purpose: str = "list"
+
+
+@dataclass(frozen=True)
+class OrderLineItem:
+    """What an order line bought."""
+
+    title: str
+    sku_name: str
+    quantity: int
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class OrderShown:
+    """One order in full; ``pay_url`` only while it awaits payment."""
+
+    number: str
+    status: str
+    total_fen: int
+    refunded_fen: int
+    created: str
+    lines: tuple[OrderLineItem, ...]
+    recipient: str
+    phone: str
+    address: str
+    pay_url: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    """An unpaid order was cancelled and its stock released."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    """A refund was opened (its outcome comes later from WeChat Pay)."""
+
+    number: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The shop refused or could not do an intent.
+
+    ``code`` picks a message the engine knows how to say in both languages
+    (e.g. "cart_empty", "out_of_stock", "not_found", "cancel_status"); ``message``
+    is the service's own explanation, used when the code is not one of those;
+    ``subject`` fills in the detail (a product title, an order status).
+    """
+
+    action: str  # the intent's class name
+    code: str
+    message: str = ""
+    subject: str = ""
+
+
+Event = (
+    ReferrerFound
+    | CategoriesListed
+    | ProductsListed
+    | ProductShown
+    | CartShown
+    | CheckoutReady
+    | AddressChecked
+    | AddressSaved
+    | OrderCreated
+    | OrdersListed
+    | OrderShown
+    | OrderCancelled
+    | RefundRequested
+    | Failed
+)

@@ -1,0 +1,167 @@
+"""What the engine asks the shop to do; the storefront's executor carries each one out.
+
+Intents hold plain values only. Every intent is answered by exactly one event
+(:mod:`bots.dialogue.events`), which the engine then renders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAGE_SIZE = 5  # items per numbered list page: short enough to read on a phone
+
+
+@dataclass(frozen=True)
+class LookupReferrer:
+    """Find the distributor a QR scene names (ReferrerFound); ``returning`` is echoed back."""
+
+    user_id: int
+    returning: bool = False
+
+
+@dataclass(frozen=True)
+class ShowCategories:
+    """List the shop's categories (CategoriesListed)."""
+
+
+@dataclass(frozen=True)
+class ShowProducts:
+    """One page of a category's products (ProductsListed)."""
+
+    category_id: int
+    page: int = 1
+    per_page: int = PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class SearchProducts:
+    """One page of products matching a keyword (ProductsListed)."""
+
+    query: str
+    page: int = 1
+    per_page: int = PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class ShowProduct:
+    """A product's details and SKUs (ProductShown)."""
+
+    product_id: int
+
+
+@dataclass(frozen=True)
+class AddToCart:
+    """Add a quantity of a SKU to the cart (CartShown)."""
+
+    sku_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShowCart:
+    """The cart (CartShown)."""
+
+
+@dataclass(frozen=True)
+class SetCartQuantity:
+    """Set a cart line's quantity; 0 removes it (CartShown)."""
+
+    sku_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ClearCart:
+    """Empty the cart (CartShown)."""
+
+
+@dataclass(frozen=True)
+class StartCheckout:
+    """The cart's total and the buyer's saved addresses (CheckoutReady)."""
+
+
+@dataclass(frozen=True)
+class CheckAddress:
+    """Validate one field of an address typed in the chat (AddressChecked).
+
+    Fields not typed yet are empty; only ``field`` is judged.
+    """
+
+    field: str  # "recipient", "phone" or "detail"
+    recipient: str = ""
+    phone: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SaveAddress:
+    """Save an address typed in the chat for next time (AddressSaved)."""
+
+    recipient: str
+    phone: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ConfirmOrder:
+    """Create the order from the cart, once per ``token`` (OrderCreated).
+
+    The address is a saved one (``address_id``) or given inline when saving failed.
+    """
+
+    token: str
+    address_id: int | None = None
+    recipient: str = ""
+    phone: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ShowOrders:
+    """One page of the buyer's orders (OrdersListed); ``purpose`` picks the footer hint."""
+
+    page: int = 1
+    per_page: int = PAGE_SIZE
+    purpose: str = "list"  # "list", "refund" or "cancel"
+
+
+@dataclass(frozen=True)
+class ShowOrder:
+    """One of the buyer's orders (OrderShown)."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    """Cancel one of the buyer's unpaid orders (OrderCancelled)."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class RequestRefund:
+    """Ask for a full refund of one of the buyer's orders (RefundRequested)."""
+
+    number: str
+    reason: str
+
+
+Intent = (
+    LookupReferrer
+    | ShowCategories
+    | ShowProducts
+    | SearchProducts
+    | ShowProduct
+    | AddToCart
+    | ShowCart
+    | SetCartQuantity
+    | ClearCart
+    | StartCheckout
+    | CheckAddress
+    | SaveAddress
+    | ConfirmOrder
+    | ShowOrders
+    | ShowOrder
+    | CancelOrder
+    | RequestRefund
+)

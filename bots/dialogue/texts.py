@@ -1,0 +1,431 @@
+"""Everything the shop says, in Chinese and English, and how money and statuses read."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# key -> (Chinese, English); fields in braces are filled by ``say``.
+TEXTS: dict[str, tuple[str, str]] = {
+    "welcome": (
+        "欢迎关注 ChatShop！在聊天里就能逛、下单、付款。",
+        "Welcome to ChatShop! Browse, order and pay right here in the chat.",
+    ),
+    "welcome_back": ("欢迎回来！", "Welcome back!"),
+    "referred": ("你的好友「{name}」推荐你来到这里。", "Your friend {name} invited you here."),
+    "menu": (
+        "菜单：\n1. 商品分类\n2. 搜索商品\n3. 购物车\n4. 我的订单\n5. 分销中心\n6. 帮助\n"
+        "回复序号或文字。For English, reply \"menu\".",
+        "Menu:\n1. Categories\n2. Search\n3. Cart\n4. My orders\n5. Distributor centre\n"
+        "6. Help\nReply with a number or a word. 中文请回复「菜单」。",
+    ),
+    "help": (
+        "可以这样跟我说：\n"
+        "分类 — 浏览商品\n搜索 苹果 — 找商品\n序号（1、2…）— 选列表中的一项\n"
+        "下一页 / 上一页 — 翻页\n加购 2 — 把看过的商品加 2 件到购物车\n"
+        "购物车 — 查看；改 1 3 改数量；删 1 删除；清空\n结算 — 下单付款\n"
+        "订单 — 我的订单；取消 1 — 取消未付款订单；退款 1 原因 — 申请退款\n"
+        "分销 — 分销中心\n取消 — 放弃当前操作\n菜单 — 主菜单",
+        "Things you can say:\n"
+        "categories — browse\nsearch apple — find products\n"
+        "a number (1, 2, ...) — pick from the last list\nnext / prev — turn the page\n"
+        "add 2 — put 2 of the product you looked at in the cart\n"
+        "cart — view it; set 1 3 changes a quantity; remove 1; clear\n"
+        "checkout — order and pay\n"
+        "orders — your orders; cancel 1 — cancel an unpaid one; "
+        "refund 1 reason — ask for a refund\n"
+        "distributor — distributor centre\ncancel — stop what you are doing\nmenu — main menu",
+    ),
+    "not_understood": ("抱歉，没看懂「{text}」。", "Sorry, I did not understand \"{text}\"."),
+    "media": (
+        "我目前只看得懂文字消息。",
+        "I can only read text messages for now.",
+    ),
+    "no_list": (
+        "现在没有可以选择的列表。回复「菜单」看看能做什么。",
+        "There is no list to choose from right now. Reply \"menu\" to see what you can do.",
+    ),
+    "list_expired": (
+        "上次的列表已经过期了，请重新发送「分类」「购物车」或「订单」。",
+        "That list has expired; send \"categories\", \"cart\" or \"orders\" again.",
+    ),
+    "flow_expired": (
+        "上次的操作超过 {minutes} 分钟没有完成，已自动取消。"
+        "需要的话请重新开始（例如回复「结算」）。",
+        "Your last step was left for more than {minutes} minutes and has been cancelled. "
+        "Please start again (e.g. reply \"checkout\").",
+    ),
+    "out_of_range": ("请回复 1 到 {n} 之间的序号。", "Please reply with a number from 1 to {n}."),
+    "last_page": ("已经是最后一页了。", "This is the last page."),
+    "first_page": ("已经是第一页了。", "This is the first page."),
+    "no_pages": (
+        "没有可以翻页的列表。回复「分类」或「订单」。",
+        "There is no list to page through. Reply \"categories\" or \"orders\".",
+    ),
+    "cancelled_flow": ("好的，已取消。", "OK, cancelled."),
+    "nothing_to_cancel": (
+        "当前没有进行中的操作。取消订单请回复「取消 序号」（先发「订单」看序号）。",
+        "Nothing is in progress. To cancel an order, reply \"cancel <number>\" "
+        "(send \"orders\" to see the numbers).",
+    ),
+    # Catalogue
+    "categories": ("商品分类：", "Categories:"),
+    "no_categories": ("店铺还没有商品分类。", "The shop has no categories yet."),
+    "pick_category": ("回复序号查看该分类的商品。", "Reply with a number to see its products."),
+    "products_title": ("【{name}】", "[{name}]"),
+    "search_title": ("搜索「{query}」的结果", "Results for \"{query}\""),
+    "page_of": ("第 {page}/{pages} 页", "(page {page}/{pages})"),
+    "no_products": ("这个分类暂时没有商品。", "No products in this category yet."),
+    "no_results": (
+        "没有找到与「{query}」相关的商品，换个词试试？",
+        "Nothing found for \"{query}\". Try another word?",
+    ),
+    "pick_product": (
+        "回复序号查看商品详情{paging}。",
+        "Reply with a number to see a product{paging}.",
+    ),
+    "paging_hint": ("，「下一页」「上一页」翻页", "; \"next\" / \"prev\" to turn the page"),
+    "from_price": ("{price} 起", "from {price}"),
+    "sold_out": ("（售罄）", " (sold out)"),
+    "search_prompt": ("想找什么？请输入关键词。", "What are you looking for? Type a keyword."),
+    "search_too_long": ("关键词太长了，请简短一些。", "That keyword is too long; keep it short."),
+    "product_card": ("{price} · 库存 {stock} 件", "{price} · {stock} in stock"),
+    "product_card_sold_out": ("{price} · 已售罄", "{price} · sold out"),
+    "how_to_add_one": (
+        "要买的话回复「加购 数量」，例如：加购 2",
+        "To buy, reply \"add <quantity>\", e.g. add 2",
+    ),
+    "how_to_add_many": (
+        "规格：\n{skus}\n要买的话回复「加购 规格序号 数量」，例如：加购 1 2",
+        "Options:\n{skus}\nTo buy, reply \"add <option> <quantity>\", e.g. add 1 2",
+    ),
+    "sku_line": ("{n}. {name} {price}（库存 {stock}）", "{n}. {name} {price} ({stock} in stock)"),
+    "product_sold_out": (
+        "这个商品已经卖完了，看看别的吧（回复「分类」）。",
+        "This product is sold out; have a look at others (reply \"categories\").",
+    ),
+    # Cart
+    "no_product": (
+        "请先选一个商品（回复「分类」或「搜索 关键词」），再说「加购 数量」。",
+        "Pick a product first (reply \"categories\" or \"search <word>\"), "
+        "then \"add <quantity>\".",
+    ),
+    "bad_quantity": (
+        "数量要是正整数，例如：加购 2",
+        "The quantity must be a whole number of 1 or more, e.g. add 2",
+    ),
+    "bad_set_quantity": (
+        "请这样修改数量：改 序号 数量，例如：改 1 3（数量 0 表示删除）",
+        "Change a quantity like this: set <line> <quantity>, e.g. set 1 3 (0 removes it)",
+    ),
+    "bad_remove": ("请这样删除：删 序号，例如：删 1", "Remove a line like this: remove 1"),
+    "need_sku": (
+        "这个商品有 {n} 个规格，请回复「加购 规格序号 数量」，例如：加购 1 2",
+        "This product has {n} options; reply \"add <option> <quantity>\", e.g. add 1 2",
+    ),
+    "bad_sku": ("没有第 {n} 个规格。", "There is no option {n}."),
+    "sku_sold_out": ("这个规格已经卖完了，换一个吧。", "That option is sold out; pick another."),
+    "short_stock": ("库存不足：只剩 {stock} 件。", "Not enough stock: only {stock} left."),
+    "added": ("已加入购物车：{title} × {qty}", "Added to your cart: {title} × {qty}"),
+    "cart_summary": (
+        "购物车共 {count} 件，合计 {total}。回复「购物车」查看，「结算」下单。",
+        "Your cart: {count} item(s), {total} in all. Reply \"cart\" to view, "
+        "\"checkout\" to order.",
+    ),
+    "cart_title": ("购物车：", "Your cart:"),
+    "cart_empty": (
+        "购物车是空的，先去逛逛吧（回复「分类」）。",
+        "Your cart is empty. Have a look around (reply \"categories\").",
+    ),
+    "cart_line": (
+        "{n}. {title} {price} × {qty} = {amount}",
+        "{n}. {title} {price} × {qty} = {amount}",
+    ),
+    "cart_more": ("…还有 {n} 项没有显示", "... and {n} more not shown"),
+    "unavailable": ("（已下架或库存不足）", " (off sale or short of stock)"),
+    "cart_total": ("合计 {total}", "Total {total}"),
+    "cart_hint": (
+        "回复「结算」下单；「改 序号 数量」改数量；「删 序号」删除；「清空」清空；序号看商品。",
+        "Reply \"checkout\" to order; \"set <line> <qty>\" to change; \"remove <line>\"; "
+        "\"clear\"; a number to see the product.",
+    ),
+    "need_cart": (
+        "请先回复「购物车」看看序号，再修改。",
+        "Reply \"cart\" first to see the line numbers, then change them.",
+    ),
+    "cart_changed": ("购物车已更新。", "Cart updated."),
+    # Checkout
+    "checkout_lines": ("本次下单：", "You are ordering:"),
+    "order_line": ("- {title} × {qty}  {amount}", "- {title} × {qty}  {amount}"),
+    "more_lines": ("…等 {n} 件商品", "... {n} items in all"),
+    "choose_address": (
+        "合计 {total}。选择收货地址：\n{addresses}\n0. 填写新地址\n回复序号。",
+        "Total {total}. Where should it go?\n{addresses}\n0. A new address\nReply with a number.",
+    ),
+    "ask_name": (
+        "合计 {total}。请告诉我收货人姓名（回复「取消」可放弃）。",
+        "Total {total}. Who is the recipient? Type their name (reply \"cancel\" to stop).",
+    ),
+    "ask_name_again": ("请输入收货人姓名：", "Type the recipient's name:"),
+    "ask_phone": ("请输入收货人手机号：", "Type the recipient's mobile number:"),
+    "ask_address": (
+        "请输入详细收货地址（省市区 + 街道门牌），例如：上海市浦东新区世纪大道100号",
+        "Type the full delivery address (province, city, district, street and number).",
+    ),
+    "bad_recipient": (
+        "收货人姓名要 1 到 32 个字，请重新输入：",
+        "The name must be 1 to 32 characters. Please type it again:",
+    ),
+    "bad_phone": (
+        "手机号不对：请输入 11 位手机号（如 13800138000）或带区号的固话（如 021-12345678）：",
+        "That phone number does not look right: type an 11-digit mobile number "
+        "(e.g. 13800138000) or a landline with its area code (e.g. 021-12345678):",
+    ),
+    "bad_detail": (
+        "地址需要 5 到 200 个字，要写到街道门牌，请重新输入：",
+        "The address must be 5 to 200 characters, down to the street and number. "
+        "Please type it again:",
+    ),
+    "bad_address": ("地址有误：{message}，请重新输入：", "{message}. Please type it again:"),
+    "address_not_saved": (
+        "（地址没能保存：{message}；这次订单照常使用它。）",
+        "(The address could not be saved: {message}; it is still used for this order.)",
+    ),
+    "confirm": (
+        "请确认订单：\n{lines}\n合计 {total}\n收货：{address}\n回复「确认」下单，「取消」放弃。",
+        "Please confirm your order:\n{lines}\nTotal {total}\nDeliver to: {address}\n"
+        "Reply \"confirm\" to order, \"cancel\" to stop.",
+    ),
+    "confirm_hint": (
+        "回复「确认」下单，「取消」放弃。",
+        "Reply \"confirm\" to order, \"cancel\" to stop.",
+    ),
+    "address_hint": (
+        "请回复地址序号，或 0 填写新地址。",
+        "Reply with an address number, or 0 for a new address.",
+    ),
+    "nothing_to_confirm": (
+        "没有等待确认的订单。要下单请回复「结算」。",
+        "There is no order waiting for confirmation. Reply \"checkout\" to order.",
+    ),
+    "already_ordered": (
+        "订单 {number} 已经提交过了，不会重复下单。付款请打开：\n{pay_url}",
+        "Order {number} was already placed; it will not be placed twice. Pay here:\n{pay_url}",
+    ),
+    "order_created": (
+        "下单成功！订单号 {number}，应付 {total}。\n请在 {minutes} 分钟内付款：\n{pay_url}",
+        "Order placed! Number {number}, {total} to pay.\nPlease pay within {minutes} minutes:\n"
+        "{pay_url}",
+    ),
+    "order_in_progress": (
+        "订单正在提交，请稍候再查看「订单」。",
+        "Your order is being placed; check \"orders\" in a moment.",
+    ),
+    "checkout_unavailable": (
+        "购物车里有商品已下架或库存不足：{subject}。请回复「购物车」修改后再结算。",
+        "Some items in your cart are off sale or short of stock: {subject}. "
+        "Reply \"cart\" to fix it, then check out again.",
+    ),
+    "out_of_stock": (
+        "库存不足：{subject}，订单没有创建。请回复「购物车」修改后重新结算。",
+        "Not enough stock for {subject}; no order was placed. Reply \"cart\" to adjust, "
+        "then check out again.",
+    ),
+    "checkout_failed": (
+        "下单没有成功：{message}。请回复「购物车」检查后重新结算。",
+        "The order was not placed: {message}. Reply \"cart\" to check, then check out again.",
+    ),
+    # Orders
+    "orders_title": ("我的订单（{page_of}）：", "Your orders {page_of}:"),
+    "no_orders": (
+        "你还没有订单。回复「分类」去逛逛。",
+        "You have no orders yet. Reply \"categories\" to look around.",
+    ),
+    "order_item": (
+        "{n}. {number} {status} {total}（{created}）",
+        "{n}. {number} {status} {total} ({created})",
+    ),
+    "orders_hint_list": (
+        "回复序号看详情；「取消 序号」取消未付款订单；「退款 序号 原因」申请退款。",
+        "Reply with a number for details; \"cancel <n>\" cancels an unpaid order; "
+        "\"refund <n> <reason>\" asks for a refund.",
+    ),
+    "orders_hint_refund": (
+        "要退款请回复「退款 序号 原因」，例如：退款 1 不想要了",
+        "To ask for a refund reply \"refund <n> <reason>\", e.g. refund 1 changed my mind",
+    ),
+    "orders_hint_cancel": (
+        "要取消未付款订单请回复「取消 序号」，例如：取消 1",
+        "To cancel an unpaid order reply \"cancel <n>\", e.g. cancel 1",
+    ),
+    "no_such_order": (
+        "找不到这个订单。请先回复「订单」，再用列表里的序号。",
+        "No such order. Reply \"orders\" first, then use a number from that list.",
+    ),
+    "order_detail": (
+        "订单 {number}（{status}）\n下单时间 {created}\n{lines}\n合计 {total}{refunded}\n"
+        "收货：{recipient} {phone} {address}",
+        "Order {number} ({status})\nPlaced {created}\n{lines}\nTotal {total}{refunded}\n"
+        "Deliver to: {recipient} {phone} {address}",
+    ),
+    "refunded_part": ("，已退 {amount}", ", refunded {amount}"),
+    "pay_link": ("付款请打开：\n{pay_url}", "Pay here:\n{pay_url}"),
+    "order_cancelled": (
+        "订单 {number} 已取消，库存已释放。",
+        "Order {number} is cancelled.",
+    ),
+    "cancel_status": (
+        "只有待付款的订单可以取消，这个订单现在是「{status}」。",
+        "Only unpaid orders can be cancelled; this one is {status}.",
+    ),
+    "ask_reason": (
+        "请说一下退款原因（200 字以内），回复「取消」放弃：",
+        "Why do you want a refund (up to 200 characters)? Reply \"cancel\" to stop:",
+    ),
+    "reason_too_long": (
+        "原因太长了，请控制在 200 字以内：",
+        "That reason is too long; keep it under 200 characters:",
+    ),
+    "refund_requested": (
+        "退款申请已提交：订单 {number}，退款 {amount}。退款结果出来后订单状态会更新。",
+        "Refund requested: order {number}, {amount}. The order's status changes when it is done.",
+    ),
+    "refund_unpaid": (
+        "这个订单还没有付款，不需要退款；不想要了可以回复「取消 序号」取消。",
+        "This order has not been paid, so there is nothing to refund; reply \"cancel <n>\" "
+        "to cancel it.",
+    ),
+    "refund_shipped": (
+        "这个订单已经有商品发货了，不能在这里自助退款，请联系客服处理。",
+        "Part of this order has already shipped, so it cannot be refunded here; "
+        "please contact customer service.",
+    ),
+    "refund_status": (
+        "这个订单现在是「{status}」，不能申请退款。",
+        "This order is {status}; it cannot be refunded now.",
+    ),
+    "refund_failed": ("退款申请没有成功：{message}", "The refund was not requested: {message}"),
+    # Distributor centre
+    "distributor_menu": (
+        "分销中心：\n1. 申请成为分销员\n2. 我的推广二维码\n3. 我的团队\n4. 我的收益\n5. 提现\n"
+        "回复序号。",
+        "Distributor centre:\n1. Apply to become a distributor\n2. My QR code\n3. My team\n"
+        "4. My earnings\n5. Withdraw\nReply with a number.",
+    ),
+    "dist_apply": (
+        "申请成为分销员：暂未开放，分销员审核功能还在建设中。",
+        "Applying to become a distributor is not available yet.",
+    ),
+    "dist_qr": (
+        "我的推广二维码：暂未开放，推广二维码功能还在建设中。",
+        "My QR code is not available yet.",
+    ),
+    "dist_team": ("我的团队：暂未开放，推荐关系功能还在建设中。", "My team is not available yet."),
+    "dist_earnings": (
+        "我的收益：暂未开放，佣金结算功能还在建设中。",
+        "My earnings are not available yet.",
+    ),
+    "dist_withdraw": ("提现：暂未开放，提现功能还在建设中。", "Withdrawals are not available yet."),
+    # Failures
+    "product_gone": (
+        "这个商品已经下架或不存在了。",
+        "That product is no longer for sale.",
+    ),
+    "cart_failed": ("购物车没有改成：{message}", "The cart was not changed: {message}"),
+    "failed": ("没有办成：{message}", "That did not work: {message}"),
+    "internal": (
+        "系统有点忙，请稍后再试。",
+        "Something went wrong on our side; please try again in a moment.",
+    ),
+    # The "paid" customer-service message
+    "paid": (
+        "付款成功！订单 {number}\n{lines}\n实付 {total}\n收货：{recipient} {phone} {address}\n"
+        "我们会尽快发货，回复「订单」可随时查看。",
+        "Payment received! Order {number}\n{lines}\nPaid {total}\n"
+        "Deliver to: {recipient} {phone} {address}\nWe will ship soon; reply \"orders\" any time.",
+    ),
+}
+
+STATUS: dict[str, tuple[str, str]] = {
+    "pending_payment": ("待付款", "awaiting payment"),
+    "paid": ("已付款", "paid"),
+    "shipped": ("已发货", "shipped"),
+    "completed": ("已完成", "completed"),
+    "cancelled": ("已取消", "cancelled"),
+    "refunding": ("退款中", "refunding"),
+    "refunded": ("已退款", "refunded"),
+    "partially_refunded": ("部分退款", "partially refunded"),
+}
+
+
+def say(lang: str, key: str, **fields: object) -> str:
+    """The text ``key`` in ``lang`` ("zh" or "en") with its fields filled in."""
+    zh, en = TEXTS[key]
+    template = en if lang == "en" else zh
+    return template.format(**fields) if fields else template
+
+
+def status_label(lang: str, status: str) -> str:
+    """An order status as the user reads it."""
+    zh, en = STATUS.get(status, (status, status))
+    return en if lang == "en" else zh
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as "¥12.34" (no float on the way)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}¥{whole}.{cents:02d}"
+
+
+def mask_phone(phone: str) -> str:
+    """A mobile number with its middle hidden (13800138000 -> 138****8000)."""
+    if len(phone) == 11 and phone.isdigit():
+        return phone[:3] + "****" + phone[7:]
+    return phone
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def item_title(title: str, sku_name: str) -> str:
+    """A line's name: the product title, plus the SKU name when it says something."""
+    # Single-variant products usually carry a placeholder SKU name; only show real ones.
+    if sku_name and sku_name.casefold() not in ("standard", "default", "标准", "默认"):
+        return f"{clip(title, 20)}（{clip(sku_name, 10)}）"
+    return clip(title, 20)
+
+
+def lines_block(lang: str, lines: Iterable[tuple[str, int, int]], limit: int = 10) -> str:
+    """(title, quantity, amount fen) rows as an order summary, at most ``limit`` shown."""
+    rows = list(lines)
+    shown = [
+        say(lang, "order_line", title=clip(title, 32), qty=qty, amount=yuan(amount))
+        for title, qty, amount in rows[:limit]
+    ]
+    if len(rows) > limit:
+        shown.append(say(lang, "more_lines", n=len(rows)))
+    return "\n".join(shown)
+
+
+def paid_message(
+    lang: str,
+    *,
+    number: str,
+    total_fen: int,
+    lines: Iterable[tuple[str, int, int]],
+    recipient: str,
+    phone: str,
+    address: str,
+) -> str:
+    """The "payment received" message with the order summary."""
+    return say(
+        lang,
+        "paid",
+        number=number,
+        lines=lines_block(lang, lines),
+        total=yuan(total_fen),
+        recipient=recipient,
+        phone=mask_phone(phone),
+        address=address,
+    )

@@ -1,0 +1,84 @@
+"""Fixtures for the webhook tests: a configured app, a fake storefront and outbound."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from bots.messages import Inbound, Reply, TextReply
+from tests.wechat.support import APP_ID, TOKEN
+from webapp.http import wechat
+
+
+class FakeStorefront:
+    """Records every call; answers with ``answer(inbound)`` (default: echo the input)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Inbound]] = []
+        self.lock = threading.Lock()
+        self.answer: Callable[[Inbound], list[Reply]] = lambda i: [
+            TextReply(f"{i.kind}:{i.text}:{i.scene}")
+        ]
+
+    def __call__(self, session: Any, openid: str, inbound: Inbound) -> list[Reply]:
+        with self.lock:
+            self.calls.append((openid, inbound))
+        return self.answer(inbound)
+
+
+class FakeOutbound:
+    """Records customer-service sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Reply], str]] = []
+        self.keys: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, openid: str, replies: list[Reply], reason: str, key: str) -> None:
+        with self.lock:
+            self.sent.append((openid, list(replies), reason))
+            self.keys.append(key)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, list[Reply], str]]:
+        """Block until ``count`` sends were recorded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.sent) >= count:
+                    return list(self.sent)
+            time.sleep(0.01)
+        raise AssertionError(f"expected {count} customer-service sends, got {self.sent}")
+
+
+@pytest.fixture
+def storefront(monkeypatch: pytest.MonkeyPatch) -> FakeStorefront:
+    """The fake storefront, installed."""
+    fake = FakeStorefront()
+    monkeypatch.setattr(wechat, "storefront_respond", fake)
+    return fake
+
+
+@pytest.fixture
+def outbound(monkeypatch: pytest.MonkeyPatch) -> FakeOutbound:
+    """The fake customer-service sender, installed."""
+    fake = FakeOutbound()
+    monkeypatch.setattr(wechat, "send_customer_service", fake)
+    return fake
+
+
+@pytest.fixture
+def wx_app(app: Flask, storefront: FakeStorefront, outbound: FakeOutbound) -> Iterator[Flask]:
+    """The SQLite app configured as a plaintext-mode account, with fakes installed."""
+    app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_ENCODING_AES_KEY="")
+    yield app
+    wechat.shutdown_turns(app)
+
+
+@pytest.fixture
+def wx(wx_app: Flask) -> Any:
+    """Test client of ``wx_app``."""
+    return wx_app.test_client()

@@ -1,0 +1,330 @@
+"""Carries out the dialogue engine's intents with the shop's services and reports events.
+
+Every intent gets exactly one event back. Refusals by a service become a
+``Failed`` event whose code the engine knows how to word; anything unexpected
+is logged, rolled back and reported as ``Failed(code="internal")``, so a chat
+user never sees a stack trace and the webhook never answers with an error.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bots.dialogue import events as ev
+from bots.dialogue import intents as it
+from webapp.chat.state_store import StateStore
+from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
+from webapp.domain.order_rules import REFUNDABLE
+from webapp.errors import Conflict, DomainError, Forbidden, NotFound, OutOfStock
+from webapp.models import Category, Order, OrderStatus, Product, Role, Sku, User
+from webapp.services import addresses as address_service
+from webapp.services import cart as cart_service
+from webapp.services import catalogue
+from webapp.services.actors import Actor
+from webapp.services.checkout import checkout, resolve_address
+from webapp.services.orders import cancel_order, find_order_by_number
+from webapp.services.refunds import request_refund
+from webapp.wechat.links import pay_page_url
+
+log = logging.getLogger(__name__)
+
+CHINA = timezone(timedelta(hours=8))  # what buyers read on their phones
+# Stand-ins for the address fields not being judged by CheckAddress: valid by construction.
+_VALID_FIELDS = {"recipient": "收货人", "phone": "13800000000", "detail": "示例路 1 号 1 室"}
+
+
+def absolute_url(base_url: str, path: str) -> str:
+    """A product picture's public URL (stored paths are relative to PUBLIC_BASE_URL)."""
+    if not path or path.startswith(("http://", "https://")):
+        return path
+    return base_url + (path if path.startswith("/") else "/" + path)
+
+
+def local_time(moment: datetime | None) -> str:
+    """A timestamp as "MM-DD HH:MM" in China time."""
+    if moment is None:
+        return ""
+    return moment.astimezone(CHINA).strftime("%m-%d %H:%M")
+
+
+class Executor:
+    """Runs intents for one chat user."""
+
+    def __init__(
+        self, session: Session, user: User, openid: str, store: StateStore,
+        config: Mapping[str, Any],
+    ) -> None:
+        """Act for ``user`` (whose WeChat id is ``openid``) with the app's ``config``."""
+        self.session = session
+        self.user_id = user.id
+        self.actor = Actor.of(user)
+        self.openid = openid
+        self.store = store
+        self.config = config
+        self.base_url = str(config.get("PUBLIC_BASE_URL", "")).rstrip("/")
+        self.payment_minutes = int(config.get("PAYMENT_TIMEOUT_MINUTES", 30))
+
+    def run(self, intent: it.Intent) -> ev.Event:
+        """Carry out one intent; never raises."""
+        action = type(intent).__name__
+        handler: Callable[[Any], ev.Event] = getattr(self, "_" + action)
+        try:
+            return handler(intent)
+        except OutOfStock as exc:
+            self.session.rollback()
+            return ev.Failed(action, "out_of_stock", exc.message, self._sku_title(exc))
+        except NotFound as exc:
+            self.session.rollback()
+            return ev.Failed(action, "not_found", exc.message)
+        except DomainError as exc:
+            self.session.rollback()
+            return ev.Failed(action, exc.error_code, exc.message)
+        except Exception:  # noqa: BLE001 - the chat must answer; the log keeps the details
+            log.exception("chat intent %s failed for user %s", action, self.user_id)
+            self.session.rollback()
+            return ev.Failed(action, "internal")
+
+    def _sku_title(self, exc: OutOfStock) -> str:
+        sku_id = exc.details.get("sku_id")
+        title = self.session.scalar(
+            select(Product.title).join(Sku, Sku.product_id == Product.id).where(Sku.id == sku_id)
+        ) if sku_id else None
+        return str(title or "")
+
+    # -- catalogue ------------------------------------------------------------------------
+
+    def _LookupReferrer(self, intent: it.LookupReferrer) -> ev.Event:  # noqa: N802
+        user = self.session.get(User, intent.user_id)
+        if user is None or user.id == self.user_id or not user.has_role(Role.DISTRIBUTOR):
+            return ev.ReferrerFound(None, intent.returning)
+        return ev.ReferrerFound(user.nickname or None, intent.returning)
+
+    def _ShowCategories(self, intent: it.ShowCategories) -> ev.Event:  # noqa: N802
+        on_sale = catalogue.public_products_query().subquery()
+        stocked = set(self.session.scalars(select(on_sale.c.category_id).distinct()))
+        items = tuple(
+            (c.id, c.name) for c in catalogue.list_categories(self.session) if c.id in stocked
+        )
+        return ev.CategoriesListed(items)
+
+    def _page_of_products(
+        self, intent: it.ShowProducts | it.SearchProducts, category_id: int | None,
+        query: str | None,
+    ) -> tuple[list[Product], int, int, int]:
+        stmt = catalogue.public_products_query(category_id=category_id, keyword=query)
+        total = int(self.session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).subquery())
+        ) or 0)
+        per_page = max(1, intent.per_page)
+        pages = max(1, math.ceil(total / per_page))
+        page = min(max(1, intent.page), pages)
+        products = list(
+            self.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))
+        )
+        return products, page, pages, total
+
+    @staticmethod
+    def _item(product: Product) -> ev.ProductItem:
+        skus = [s for s in product.skus if s.active]
+        prices = [s.price_fen for s in skus] or [0]
+        return ev.ProductItem(
+            product.id, product.title, min(prices), max(prices), sum(s.stock for s in skus)
+        )
+
+    def _ShowProducts(self, intent: it.ShowProducts) -> ev.Event:  # noqa: N802
+        category = self.session.get(Category, intent.category_id)
+        if category is None:
+            raise NotFound("category not found")
+        products, page, pages, total = self._page_of_products(intent, category.id, None)
+        return ev.ProductsListed(
+            tuple(self._item(p) for p in products), page, pages, total,
+            category_id=category.id, category_name=category.name,
+        )
+
+    def _SearchProducts(self, intent: it.SearchProducts) -> ev.Event:  # noqa: N802
+        products, page, pages, total = self._page_of_products(intent, None, intent.query)
+        return ev.ProductsListed(
+            tuple(self._item(p) for p in products), page, pages, total, query=intent.query
+        )
+
+    def _ShowProduct(self, intent: it.ShowProduct) -> ev.Event:  # noqa: N802
+        product = catalogue.get_public_product(self.session, intent.product_id)
+        skus = tuple(
+            ev.SkuItem(s.id, s.name, s.price_fen, s.stock) for s in product.skus if s.active
+        )
+        image = absolute_url(self.base_url, product.image_url)
+        # No product page exists yet: the card opens the picture, or the shop's front page.
+        return ev.ProductShown(
+            product.id, product.title, product.description or "", image,
+            image or self.base_url + "/", skus,
+        )
+
+    # -- cart -----------------------------------------------------------------------------
+
+    def _cart(self, **extra: Any) -> ev.CartShown:
+        lines = tuple(
+            ev.CartItemLine(
+                line.sku_id, line.product_id, line.title, line.sku_name,
+                line.unit_price_fen, line.quantity, line.available,
+            )
+            for line in cart_service.view_cart(self.session, self.user_id)
+        )
+        return ev.CartShown(lines, **extra)
+
+    def _AddToCart(self, intent: it.AddToCart) -> ev.Event:  # noqa: N802
+        item = cart_service.add_to_cart(self.session, self.user_id, intent.sku_id, intent.quantity)
+        sku = self.session.get(Sku, item.sku_id)
+        title = sku.product.title if sku is not None else ""
+        return self._cart(added=(title, intent.quantity))
+
+    def _ShowCart(self, intent: it.ShowCart) -> ev.Event:  # noqa: N802
+        return self._cart()
+
+    def _SetCartQuantity(self, intent: it.SetCartQuantity) -> ev.Event:  # noqa: N802
+        cart_service.set_cart_quantity(self.session, self.user_id, intent.sku_id, intent.quantity)
+        return self._cart(changed=True)
+
+    def _ClearCart(self, intent: it.ClearCart) -> ev.Event:  # noqa: N802
+        cart_service.clear_cart(self.session, self.user_id)
+        return self._cart(changed=True)
+
+    # -- checkout -------------------------------------------------------------------------
+
+    def _address_items(self) -> tuple[ev.AddressItem, ...]:
+        return tuple(
+            ev.AddressItem(a.id, a.recipient, a.phone, f"{a.region} {a.detail}".strip())
+            for a in address_service.list_addresses(self.session, self.user_id)
+        )
+
+    def _StartCheckout(self, intent: it.StartCheckout) -> ev.Event:  # noqa: N802
+        cart = self._cart()
+        if not cart.lines:
+            return ev.Failed("StartCheckout", "cart_empty")
+        short = [line.title for line in cart.lines if not line.available]
+        if short:
+            return ev.Failed("StartCheckout", "cart_unavailable", subject="、".join(short))
+        return ev.CheckoutReady(cart.lines, self._address_items())
+
+    def _CheckAddress(self, intent: it.CheckAddress) -> ev.Event:  # noqa: N802
+        fields = dict(_VALID_FIELDS)
+        fields[intent.field] = getattr(intent, intent.field)
+        try:
+            clean = validate_address(fields["recipient"], fields["phone"], "", fields["detail"])
+        except AddressError as exc:
+            return ev.AddressChecked(intent.field, False, message=str(exc))
+        return ev.AddressChecked(intent.field, True, value=getattr(clean, intent.field))
+
+    def _SaveAddress(self, intent: it.SaveAddress) -> ev.Event:  # noqa: N802
+        saved = address_service.add_address(
+            self.session, self.user_id, recipient=intent.recipient, phone=intent.phone,
+            region="", detail=intent.detail,
+        )
+        return ev.AddressSaved(ev.AddressItem(saved.id, saved.recipient, saved.phone,
+                                              f"{saved.region} {saved.detail}".strip()))
+
+    def _shipping(self, intent: it.ConfirmOrder) -> ShippingAddress:
+        if intent.address_id is not None:
+            return resolve_address(self.session, self.user_id, address_id=intent.address_id)
+        return resolve_address(self.session, self.user_id, address={
+            "recipient": intent.recipient, "phone": intent.phone, "region": "",
+            "detail": intent.detail,
+        })
+
+    def _created(self, order: Order, duplicate: bool = False) -> ev.OrderCreated:
+        return ev.OrderCreated(
+            order.number, order.total_fen, pay_page_url(order.number, self.config),
+            self.payment_minutes, duplicate,
+        )
+
+    def _ConfirmOrder(self, intent: it.ConfirmOrder) -> ev.Event:  # noqa: N802
+        claim = self.store.claim_checkout(self.openid, intent.token)
+        if not claim.won:
+            order = find_order_by_number(self.session, claim.number) if claim.number else None
+            if order is None or order.buyer_id != self.user_id:
+                return ev.Failed("ConfirmOrder", "in_progress")
+            return self._created(order, duplicate=True)
+        try:
+            if not cart_service.view_cart(self.session, self.user_id):
+                self.store.release_checkout(self.openid, intent.token)
+                return ev.Failed("ConfirmOrder", "cart_empty")
+            order = checkout(self.session, self.user_id, None, self._shipping(intent))
+        except BaseException:
+            self.store.release_checkout(self.openid, intent.token)
+            raise
+        self.store.settle_checkout(self.openid, intent.token, order.number)
+        return self._created(order)
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _ShowOrders(self, intent: it.ShowOrders) -> ev.Event:  # noqa: N802
+        stmt = select(Order).where(Order.buyer_id == self.user_id).order_by(Order.id.desc())
+        total = int(self.session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).subquery())
+        ) or 0)
+        per_page = max(1, intent.per_page)
+        pages = max(1, math.ceil(total / per_page))
+        page = min(max(1, intent.page), pages)
+        orders = list(self.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+        items = tuple(
+            ev.OrderItem(o.number, o.status, o.total_fen, local_time(o.created_at),
+                         sum(line.quantity for line in o.lines))
+            for o in orders
+        )
+        return ev.OrdersListed(items, page, pages, total, intent.purpose)
+
+    def _own_order(self, number: str) -> Order:
+        order = find_order_by_number(self.session, number)
+        if order is None or order.buyer_id != self.user_id:
+            raise NotFound("order not found")
+        return order
+
+    def _ShowOrder(self, intent: it.ShowOrder) -> ev.Event:  # noqa: N802
+        order = self._own_order(intent.number)
+        lines = tuple(
+            ev.OrderLineItem(line.title, line.sku_name, line.quantity, line.amount_fen)
+            for line in order.lines
+        )
+        link = pay_page_url(order.number, self.config) \
+            if order.status == OrderStatus.PENDING_PAYMENT else None
+        return ev.OrderShown(
+            order.number, order.status, order.total_fen, order.refunded_fen,
+            local_time(order.created_at), lines, order.recipient, order.phone,
+            order.shipping_address, link,
+        )
+
+    def _status(self, order_id: int) -> str:
+        return str(self.session.scalar(select(Order.status).where(Order.id == order_id)))
+
+    def _CancelOrder(self, intent: it.CancelOrder) -> ev.Event:  # noqa: N802
+        order = self._own_order(intent.number)
+        order_id = order.id
+        try:
+            cancel_order(self.session, self.actor, order_id, reason="buyer (chat)")
+        except Conflict:
+            self.session.rollback()
+            return ev.Failed("CancelOrder", "cancel_status", subject=self._status(order_id))
+        return ev.OrderCancelled(intent.number)
+
+    def _RequestRefund(self, intent: it.RequestRefund) -> ev.Event:  # noqa: N802
+        order = self._own_order(intent.number)
+        order_id, status = order.id, str(order.status)
+        if status == OrderStatus.PENDING_PAYMENT:
+            return ev.Failed("RequestRefund", "refund_unpaid")
+        try:
+            refund = request_refund(self.session, self.actor, order_id, reason=intent.reason)
+        except Forbidden as exc:
+            self.session.rollback()
+            return ev.Failed("RequestRefund", "refund_shipped", exc.message)
+        except Conflict as exc:
+            self.session.rollback()
+            now = self._status(order_id)
+            if now in REFUNDABLE:  # refundable after all: a race, say what happened
+                return ev.Failed("RequestRefund", "conflict", exc.message)
+            return ev.Failed("RequestRefund", "refund_status", exc.message, subject=now)
+        return ev.RefundRequested(intent.number, refund.amount_fen)

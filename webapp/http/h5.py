@@ -1,0 +1,236 @@
+"""H5 pages opened from the chat: pay an order, see an order, list one's orders.
+
+Who is asking comes from WeChat OAuth ``snsapi_base``: without an openid in
+the (signed) session cookie, a page sends the browser to the authorize page and
+``/h5/oauth/callback`` brings it back signed in. Every page is a GET that only
+reads, except that the pay page starts the payment, which is idempotent (the
+same WeChat trade and prepay_id every time), so a forged link can at worst show
+the buyer their own pay button.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from webapp.errors import Conflict, DomainError, PaymentGatewayError
+from webapp.extensions import db
+from webapp.models import Order, OrderStatus, User
+from webapp.services.actors import Actor
+from webapp.services.identity import user_for_openid
+from webapp.services.orders import find_order_by_number
+from webapp.services.payments import start_payment
+from webapp.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
+from webapp.wechat.oauth import state_is_valid as oauth_state_is_valid
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("h5", __name__, url_prefix="/h5")
+
+SESSION_OPENID = "wx_openid"
+SESSION_NONCE = "wx_oauth_nonce"
+SESSION_NEXT = "wx_oauth_next"
+MAX_ORDER_NUMBER = 32
+ORDER_LIST_LIMIT = 50
+
+PAID_STATUSES = frozenset({
+    OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.REFUNDING,
+    OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED,
+})
+STATUS_LABELS: dict[str, str] = {
+    OrderStatus.PENDING_PAYMENT: "待支付 Awaiting payment",
+    OrderStatus.PAID: "已支付 Paid",
+    OrderStatus.SHIPPED: "已发货 Shipped",
+    OrderStatus.COMPLETED: "已完成 Completed",
+    OrderStatus.CANCELLED: "已取消 Cancelled",
+    OrderStatus.REFUNDING: "退款中 Refunding",
+    OrderStatus.REFUNDED: "已退款 Refunded",
+    OrderStatus.PARTIALLY_REFUNDED: "部分退款 Partially refunded",
+}
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals (1234 -> "12.34"), no float involved."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def _status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render an H5 page with headers that keep it private and unframed."""
+    nonce = secrets.token_urlsafe(16)
+    html = render_template(
+        template, yuan=yuan, status_label=_status_label, csp_nonce=nonce,
+        sandbox=bool(current_app.config.get("WECHAT_SANDBOX")), **context,
+    )
+    response = make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: https: http:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return response
+
+
+def _error(status: int, title: str, message: str) -> Response:
+    return _page("h5/message.html", status, title=title, message=message)
+
+
+def _not_found() -> Response:
+    return _error(404, "订单不存在 Order not found",
+                  "找不到这个订单。请回到对话中重新打开链接。"
+                  " We could not find this order; open the link from the chat again.")
+
+
+def _callback_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"] + url_for("h5.oauth_callback")
+
+
+def _sign_in(next_path: str) -> Response:
+    """Send the browser to WeChat's authorize page, to come back to ``next_path``."""
+    state, nonce = new_state(current_app.config["SECRET_KEY"])
+    session[SESSION_NONCE] = nonce
+    session[SESSION_NEXT] = next_path
+    target = authorize_url(current_app.config, _callback_url(), state)
+    response = redirect(target, code=302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_in_user() -> tuple[str | None, User | None]:
+    """The openid of this browser's session and its user, if any."""
+    openid = session.get(SESSION_OPENID)
+    if not isinstance(openid, str) or not openid:
+        return None, None
+    return openid, user_for_openid(db.session, openid)
+
+
+def _own_order(user: User | None, number: str) -> Order | None:
+    """The order ``number`` if it belongs to ``user``; None otherwise (never say which)."""
+    if user is None or not number or len(number) > MAX_ORDER_NUMBER:
+        return None
+    order = find_order_by_number(db.session, number)
+    if order is None or order.buyer_id != user.id:
+        return None
+    return order
+
+
+def _safe_next(path: object) -> str:
+    # Only our own H5 pages: never an absolute URL or a scheme-relative one.
+    if isinstance(path, str) and path.startswith("/h5/") and "//" not in path and "\\" not in path:
+        return path
+    return url_for("h5.order_list")
+
+
+@blp.get("/oauth/callback")
+def oauth_callback() -> Response:
+    """WeChat sends the browser back here with ``code`` and ``state``: sign the user in."""
+    code = request.args.get("code", "")
+    state = request.args.get("state", "")
+    nonce = session.pop(SESSION_NONCE, None)
+    next_path = _safe_next(session.pop(SESSION_NEXT, None))
+    secret = current_app.config["SECRET_KEY"]
+    if not oauth_state_is_valid(secret, state, nonce if isinstance(nonce, str) else None):
+        return _error(400, "链接已失效 Link expired",
+                      "登录链接已失效，请回到对话中重新打开。"
+                      " This sign-in link has expired; open the page from the chat again.")
+    if not code or len(code) > 512:
+        return _error(400, "未授权 Not authorised",
+                      "微信没有完成授权，请重试。 WeChat did not complete the sign-in; try again.")
+    try:
+        openid = openid_for_code(current_app.config, _callback_url(), code)
+    except OAuthFailed as exc:
+        log.warning("H5 sign-in failed: %s", exc)
+        return _error(502, "登录失败 Sign-in failed",
+                      "微信登录失败，请稍后重试。 WeChat sign-in failed; please try again.")
+    session[SESSION_OPENID] = openid
+    response = redirect(next_path, code=302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.get("/pay/<number>")
+def pay(number: str) -> Response:
+    """The pay page: the order's summary and WeChat Pay's button (the sandbox's Pay link)."""
+    openid, user = _signed_in_user()
+    if openid is None:
+        return _sign_in(url_for("h5.pay", number=number))
+    order = _own_order(user, number)
+    if order is None or user is None:
+        return _not_found()
+    if order.status in PAID_STATUSES:
+        return _page("h5/paid.html", order=order)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return _page("h5/order.html", 409, order=order,
+                     notice="这个订单不能再支付了。 This order can no longer be paid.")
+    try:
+        started = start_payment(db.session, Actor.of(user), order.id, request.remote_addr)
+    except Conflict as exc:
+        db.session.rollback()
+        current = _own_order(user, number)
+        if current is not None and current.status in PAID_STATUSES:
+            return _page("h5/paid.html", order=current)
+        return _page("h5/order.html", 409, order=current or order, notice=exc.message)
+    except PaymentGatewayError as exc:
+        db.session.rollback()
+        return _page("h5/order.html", 502, order=order, notice=exc.message)
+    except DomainError as exc:
+        db.session.rollback()
+        return _page("h5/order.html", exc.status_code, order=order, notice=exc.message)
+    order_url = current_app.config["PUBLIC_BASE_URL"] + url_for("h5.order_detail", number=number)
+    pay_url = started.get("pay_url")
+    if pay_url:
+        # The sandbox pay page returns to this URL (it accepts only our own base URL).
+        pay_url = f"{pay_url}?{urlencode({'return_url': order_url})}"
+    return _page(
+        "h5/pay.html", order=order, jsapi=started["jsapi"], pay_url=pay_url,
+        order_url=order_url,
+    )
+
+
+@blp.get("/orders/<number>")
+def order_detail(number: str) -> Response:
+    """One of the user's orders: lines, total, status, with a pay button while unpaid."""
+    openid, user = _signed_in_user()
+    if openid is None:
+        return _sign_in(url_for("h5.order_detail", number=number))
+    order = _own_order(user, number)
+    if order is None:
+        return _not_found()
+    return _page("h5/order.html", order=order, notice=None)
+
+
+@blp.get("/orders")
+def order_list() -> Response:
+    """The user's recent orders, newest first."""
+    openid, user = _signed_in_user()
+    if openid is None:
+        return _sign_in(url_for("h5.order_list"))
+    orders: list[Order] = []
+    if user is not None:
+        orders = list(db.session.scalars(
+            select(Order).where(Order.buyer_id == user.id)
+            .order_by(Order.id.desc()).limit(ORDER_LIST_LIMIT)
+        ))
+    return _page("h5/orders.html", orders=orders)

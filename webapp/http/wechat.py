@@ -1,0 +1,314 @@
+"""GET|POST /wechat: the official-account webhook.
+
+GET answers WeChat's URL verification. POST takes a message or event (plaintext,
+compatible or safe mode), runs one storefront turn per message whatever WeChat
+retries (``webapp.chat.dedupe``), and answers within the reply deadline: replies
+that are not ready in time, and every reply after the first, go out later as
+customer-service messages. Wire-format work lives in ``bots.wechat``.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from bots.messages import ArticleReply, Inbound, Reply, TextReply
+from bots.wechat import (
+    SUCCESS,
+    AesKeys,
+    ChatMessage,
+    Refused,
+    SignedQuery,
+    check_query,
+    parse_fields,
+    read_message,
+    render_reply,
+    sign,
+    signature_matches,
+)
+from bots.wechat.crypto import seal
+from bots.wechat.inbound import subscription
+from webapp.chat import dedupe
+from webapp.extensions import db
+from webapp.redis_conn import get_redis
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("wechat", __name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+POOL_KEY = "chatshop.wechat_turns"
+# How long a finished turn waits for its passive reply to leave before sending the rest.
+PASSIVE_HEAD_START_SECONDS = 1.0
+SORRY = "抱歉，系统开小差了，请稍后再试。Sorry, something went wrong; please try again."
+_REFUSAL_TEXT = {400: "bad request", 403: "forbidden", 413: "request too large"}
+
+clock = time.time  # tests freeze it for the published signature vector
+
+
+def storefront_respond(session: Any, openid: str, inbound: Inbound) -> list[Reply]:
+    """The storefront's answer to one input (imported late: it imports the whole shop)."""
+    from webapp.chat.storefront import respond
+
+    return respond(session, openid, inbound)
+
+
+def send_customer_service(openid: str, replies: list[Reply], reason: str, key: str) -> None:
+    """Send replies as customer-service messages (``reason``: "overflow" or "late");
+    ``key`` makes the delivery happen at most once."""
+    from webapp.chat.outbound import send_customer_service as send
+
+    send(openid, replies, reason=reason, key=key)
+
+
+def _setting(name: str, default: Any) -> Any:
+    value = current_app.config.get(name)
+    return default if value is None or value == "" else value
+
+
+@functools.lru_cache(maxsize=8)
+def _keys(token: str, app_id: str, current: str, previous: str) -> AesKeys:
+    """The AES keys for these settings (cached: a bad key is reported once, not per request)."""
+    return AesKeys(token, app_id, current, previous)
+
+
+def _aes_keys() -> AesKeys:
+    cfg = current_app.config
+    return _keys(
+        str(cfg.get("WECHAT_TOKEN") or ""),
+        str(cfg.get("WECHAT_APP_ID") or ""),
+        str(cfg.get("WECHAT_ENCODING_AES_KEY") or ""),
+        str(cfg.get("WECHAT_PREVIOUS_ENCODING_AES_KEY") or ""),
+    )
+
+
+def _refuse(status: int, reason: str) -> Response:
+    """A refusal that tells the caller nothing beyond its status; the reason goes to the log."""
+    level = logging.WARNING if status in (403, 413) else logging.INFO
+    log.log(level, "wechat webhook refused %s %s (%d): %s",
+            request.method, request.remote_addr, status, reason)
+    response = Response(_REFUSAL_TEXT.get(status, "refused"), status=status, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _check_query(post: bool) -> SignedQuery:
+    return check_query(
+        request.args,
+        token=str(current_app.config.get("WECHAT_TOKEN") or ""),
+        now=clock(),
+        window=float(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300)),
+        post=post,
+    )
+
+
+@blp.get("/wechat")
+def verify_url() -> Response:
+    """URL verification: echo ``echostr`` unchanged when the signature is right."""
+    echostr = request.args.get("echostr") or ""
+    try:
+        if not echostr:
+            raise Refused(400, "missing echostr")
+        _check_query(post=False)
+    except Refused as exc:
+        return _refuse(exc.status, exc.reason)
+    response = Response(echostr, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _read_body() -> bytes:
+    """The request body; Refused(413) above 1 MiB, whatever the headers claim."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise Refused(413, "body larger than 1 MiB")
+    try:
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+        if len(body) == MAX_BODY_BYTES and request.content_length is None:
+            # Without a Content-Length the stream stops quietly at the limit; the next
+            # read raises RequestEntityTooLarge (even if nothing more was sent).
+            body += request.stream.read(1)
+    except RequestEntityTooLarge as exc:
+        raise Refused(413, "body larger than 1 MiB") from exc
+    except ClientDisconnected as exc:
+        raise Refused(400, "incomplete body") from exc
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(413, "body larger than 1 MiB")
+    return body
+
+
+def _open(query: SignedQuery, body: bytes) -> tuple[dict[str, str], Any]:
+    """The message fields, and the crypto to seal the reply with (None for plaintext)."""
+    if not query.encrypted:
+        if _setting("WECHAT_REQUIRE_ENCRYPTION", False):
+            raise Refused(403, "plaintext message while encryption is required")
+        ttl = 2 * int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300)) + 60
+        if not dedupe.bind_nonce(get_redis(), query.timestamp, query.nonce, body, ttl):
+            raise Refused(403, "signed query replayed with another body")
+        return parse_fields(body), None
+    keys = _aes_keys()
+    if not keys.enabled:
+        raise Refused(400, "encrypted message but no EncodingAESKey configured")
+    # In compatible mode the envelope also carries plaintext fields: only Encrypt is signed.
+    encrypt = parse_fields(body).get("Encrypt", "")
+    if not encrypt:
+        raise Refused(400, "encrypted message without Encrypt")
+    token = str(current_app.config.get("WECHAT_TOKEN") or "")
+    expected = sign(token, query.timestamp, query.nonce, encrypt)
+    if not signature_matches(expected, query.msg_signature):
+        raise Refused(403, "msg_signature mismatch")
+    opened = keys.open(encrypt, query.msg_signature, query.timestamp, query.nonce)
+    return parse_fields(opened.xml.encode("utf-8")), opened.crypto
+
+
+@blp.post("/wechat")
+def receive() -> Response:
+    """A message or event: one storefront turn, answered within the deadline."""
+    try:
+        body = _read_body()
+        query = _check_query(post=True)
+        fields, crypto = _open(query, body)
+        message = read_message(fields)
+    except Refused as exc:
+        return _refuse(exc.status, exc.reason)
+    conn = get_redis()
+    # A record must outlive the replay window, or a replay inside it would run again.
+    window = int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300))
+    ttl = max(int(_setting("WECHAT_DEDUPE_TTL_SECONDS", 600)), window + 60)
+    claimed = dedupe.claim(conn, message.identity, ttl)
+    if not claimed.owner:
+        log.info("wechat retry of a handled turn (%s)", message.inbound.kind)
+        return _answer(claimed.answer or "", crypto)
+    return _answer(_run_turn(message, conn, ttl), crypto)
+
+
+def _answer(xml: str, crypto: Any) -> Response:
+    if not xml:
+        return Response(SUCCESS, mimetype="text/plain")
+    if crypto is not None:
+        xml = seal(crypto, xml)
+    return Response(xml, content_type="application/xml; charset=utf-8")
+
+
+def _render(reply: Reply, message: ChatMessage) -> str:
+    return render_reply(
+        reply, to_user=message.openid, from_user=message.account, create_time=int(time.time())
+    )
+
+
+def _run_turn(message: ChatMessage, conn: Any, ttl: int) -> str:
+    """Run the turn in the app's pool; the passive answer if it is ready before the deadline."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    turn = _Turn(app, message, ttl)
+    try:
+        _pool(app).submit(turn.run)
+        turn.ready.wait(float(_setting("WECHAT_REPLY_DEADLINE_SECONDS", 4)))
+        with turn.lock:
+            replies = turn.replies
+            turn.late = replies is None
+        if replies is None:
+            log.warning("wechat turn (%s) missed the reply deadline; replies will follow as "
+                        "customer-service messages", message.inbound.kind)
+            return ""  # the record stays "running" until the late turn finishes
+        answer = _render(replies[0], message) if replies else ""
+        dedupe.finish(conn, message.identity, answer, ttl)
+        return answer
+    finally:
+        turn.passive_sent.set()
+
+
+class _Turn:
+    """One storefront call in the pool, raced against the handler's deadline."""
+
+    def __init__(self, app: Flask, message: ChatMessage, ttl: int) -> None:
+        self.app = app
+        self.message = message
+        self.ttl = ttl
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.passive_sent = threading.Event()
+        self.replies: list[Reply] | None = None
+        self.late = False
+
+    def run(self) -> None:
+        """Respond, then hand the replies to whoever still can deliver them."""
+        with self.app.app_context():
+            replies = self._respond()
+            with self.lock:
+                self.replies = replies
+                late = self.late
+            self.ready.set()
+            openid = self.message.openid
+            key = dedupe.turn_id(self.message.identity)[:32]
+            try:
+                if late:
+                    dedupe.finish(get_redis(), self.message.identity, "", self.ttl)
+                    if replies:
+                        send_customer_service(openid, replies, "late", key + "-late")
+                elif len(replies) > 1:
+                    self.passive_sent.wait(PASSIVE_HEAD_START_SECONDS)
+                    send_customer_service(openid, replies[1:], "overflow", key + "-overflow")
+            except Exception:  # noqa: BLE001 - a pool thread has nobody to raise to
+                log.exception("wechat turn: customer-service delivery failed")
+
+    def _open_service_window(self, inbound: Inbound) -> None:
+        """Record the user's action: it opens WeChat's customer-service message window."""
+        from webapp.chat.outbound import note_user_interaction
+
+        try:
+            note_user_interaction(self.message.openid, inbound.kind)
+        except Exception:  # noqa: BLE001 - quota bookkeeping must not stop the reply
+            log.exception("wechat turn: could not record the user interaction")
+
+    def _respond(self) -> list[Reply]:
+        """The storefront's replies, or an apology if it failed (the user never sees a 500)."""
+        inbound = self.message.inbound
+        try:
+            from webapp.services.identity import ensure_wechat_user
+
+            ensure_wechat_user(db.session, self.message.openid, subscribed=subscription(inbound))
+            self._open_service_window(inbound)
+            replies = list(storefront_respond(db.session, self.message.openid, inbound) or [])
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - any storefront fault becomes an apology
+            log.exception("wechat turn (%s) failed in the storefront", inbound.kind)
+            db.session.rollback()
+            return [TextReply(SORRY)]
+        valid = [r for r in replies if isinstance(r, TextReply | ArticleReply)]
+        if len(valid) != len(replies):
+            log.error("storefront returned %d values that are not replies",
+                      len(replies) - len(valid))
+        return valid
+
+
+_pool_lock = threading.Lock()
+
+
+def _pool(app: Flask) -> ThreadPoolExecutor:
+    """The app's turn pool, created on first use in each process (gunicorn forks)."""
+    entry = app.extensions.get(POOL_KEY)
+    if entry is None or entry[0] != os.getpid():
+        with _pool_lock:
+            entry = app.extensions.get(POOL_KEY)
+            if entry is None or entry[0] != os.getpid():
+                workers = int(app.config.get("WECHAT_REPLY_WORKERS") or 8)
+                pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wechat-turn")
+                # Idle threads end with the app instead of outliving it.
+                weakref.finalize(app, pool.shutdown, wait=False)
+                entry = (os.getpid(), pool)
+                app.extensions[POOL_KEY] = entry
+    return entry[1]
+
+
+def shutdown_turns(app: Flask, wait: bool = True) -> None:
+    """Stop the app's turn pool (tests; orderly shutdown), waiting for running turns."""
+    entry = app.extensions.pop(POOL_KEY, None)
+    if entry is not None and entry[0] == os.getpid():
+        entry[1].shutdown(wait=wait)
