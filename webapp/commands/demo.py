@@ -279,6 +279,7 @@ def _supervise(children: list[Child], stop: threading.Event) -> None:
 
 
 def _print_urls(base_url: str, redis_url: str, token: str | None, sandbox: bool) -> None:
+    """Tell the person where everything is."""
     lines = [
         "",
         "ChatShop demo is running",
@@ -286,6 +287,7 @@ def _print_urls(base_url: str, redis_url: str, token: str | None, sandbox: bool)
         f"  OpenAPI         {base_url}/api/v1/openapi.json",
     ]
     if sandbox:
+        lines.append(f"  buy in the chat {base_url}/sandbox/chat")
         lines.append(f"  WeChat sandbox  {base_url}/sandbox")
     lines += [
         f"  readiness       {base_url}/readyz",
