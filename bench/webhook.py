@@ -12,19 +12,24 @@ Three servers, one after the other, each under the same gunicorn settings
 Load comes from `wrk` (Debian package; installed with apt-get when missing and
 running as root) with bench/wrk_wechat.lua: plaintext text messages signed as
 WeChat signs them, current timestamp, unique nonce, FromUserName spread over
-USERS openids, a unique MsgId per request, and a round-robin mix of stateless
-browse commands (菜单, 分类, 搜索 茶, help, 搜索 龙井).
+USERS openids (created as followers beforehand: first contact is a one-off),
+a unique MsgId per request, and a round-robin mix of stateless browse commands
+(菜单, 分类, 搜索 茶, help, 搜索 龙井).
 
 Per server: a short warm-up, then saturation (THREADS threads, SAT_CONNECTIONS
 connections, each sending its next request as soon as the previous answer
 arrives), then latency at half of that throughput. Debian's wrk has no wrk2
-`-R`, so the Lua script paces itself: delay() gives each thread a send slot
-every threads / rate seconds, and p99 is measured from each request's slot
-(not from when it left), so a request held back behind a slow one still counts
-its wait. The paced run uses as many connections (and wrk threads) as gunicorn
-has workers: wrk connects before it waits for the slot, and a sync worker that
-has accepted an idle connection blocks on it, so spare connections would add
-stalls that no real client (WeChat sends as soon as it connects) causes. Every
+`-R`, so the Lua script paces itself: delay() hands out a send slot every
+1 / rate seconds to whichever connection is free, and p99 is measured from each
+request's slot, not from when it left, so a request held back because every
+connection was busy still counts its wait (wrk's own figure, from the send, is
+printed too). The paced run uses a single wrk thread: wrk connects before
+it waits for the slot, and a sync gunicorn worker that accepts an idle
+connection blocks on it. With one schedule, connections reach the accept queue
+in slot order, so a worker only ever waits for the request due next; with one
+schedule per thread, a worker can sit on a connection whose slot is far ahead
+while a due request waits behind it (that showed as p99 ~100 ms on ChatShop,
+a stall no real client, which sends as soon as it connects, would cause). Every
 run counts non-200 answers and bodies that are not reply XML, and any of either
 fails the benchmark; before the load, each command is sent once from Python and
 its reply XML is checked (addressed back to the sender; the echoes must echo).
@@ -65,6 +70,7 @@ WORKERS = 2  # gunicorn sync workers, the same for all three servers
 SECONDS = int(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WEBHOOK_WARMUP_SECONDS", "3"))
 THREADS = int(os.environ.get("BENCH_WEBHOOK_THREADS", "2"))
+PACED_CONNECTIONS = int(os.environ.get("BENCH_WEBHOOK_PACED_CONNECTIONS", "8"))
 SAT_CONNECTIONS = int(os.environ.get("BENCH_WEBHOOK_CONNECTIONS", "32"))
 USERS = int(os.environ.get("BENCH_WEBHOOK_USERS", "300"))
 # The same mix as bench/wrk_wechat.lua, sent once each from Python to check the replies.
@@ -107,9 +113,10 @@ def _ensure_wrk() -> str:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise RuntimeError("wrk is not installed: apt-get install wrk (needs root)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env,
-                   capture_output=True)
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr[-1000:]}")
     found = shutil.which("wrk")
     if not found:
         raise RuntimeError("apt-get install wrk did not provide a wrk binary")
@@ -210,12 +217,31 @@ def _wrk(wrk: str, base: str, seconds: int, threads: int, connections: int,
                            f" {out.stderr[-500:]}")
     raw = {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)}
     failed = {k: raw[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                   "status_errors", "timeouts", "non200", "bad_body") if raw[k]}
+                                   "status_errors", "timeouts", "non200", "bad_body",
+                                   "unmatched") if raw[k]}
     if failed or not raw["requests"]:
         raise RuntimeError(f"{base}: failed requests {failed} in {line}")
     return WrkRun(requests=int(raw["requests"]), rps=raw["requests"] / raw["duration_us"] * 1e6,
                   p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
                   sched_p99_ms=raw["sched_p99_ms"], raw=raw)
+
+
+def _create_followers(env: dict[str, str]) -> None:
+    """Make the openids wrk sends from existing followers, as in a shop that has been running."""
+    # Otherwise each openid's first message, a one-off per follower, would create
+    # its user during the measurement.
+    os.environ.update(env)
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services.identity import ensure_wechat_user
+
+    app = create_app()
+    with app.app_context():
+        for i in range(1, USERS + 1):
+            # The openids bench/wrk_wechat.lua sends from: "obench" and 22 digits, 1..USERS.
+            ensure_wechat_user(db.session, f"obench{i:022d}", subscribed=True)
+        db.session.commit()
+        db.engine.dispose()
 
 
 def _measure(name: str, wrk: str, app_path: str, env: dict[str, str], cwd: Path,
@@ -231,8 +257,8 @@ def _measure(name: str, wrk: str, app_path: str, env: dict[str, str], cwd: Path,
         _wrk(wrk, base, WARMUP_SECONDS, THREADS, SAT_CONNECTIONS, 0)
         saturation = _wrk(wrk, base, SECONDS, THREADS, SAT_CONNECTIONS, 0)
         target = saturation.rps / 2
-        # One connection per gunicorn worker (and wrk thread): see the module docstring.
-        paced = _wrk(wrk, base, SECONDS, WORKERS, WORKERS, target)
+        # One wrk thread, so one schedule for all connections: see the docstring.
+        paced = _wrk(wrk, base, SECONDS, 1, PACED_CONNECTIONS, target)
     finally:
         _stop(proc)
     if paced.rps < 0.9 * target:
@@ -268,6 +294,7 @@ def main() -> None:
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"chatshop {' '.join(args)} failed: {done.stderr[-2000:]}")
+        _create_followers(env)
         werobot_dir = tmp / "werobot"
         werobot_dir.mkdir()
         bare = _measure("bare", wrk, "bench.echo_bare_app:app", env, ROOT, echo=True)
@@ -275,7 +302,8 @@ def main() -> None:
                            echo=True)
         shop = _measure("chatshop", wrk, "wsgi:app", env, ROOT, echo=False)
         lines.append(
-            f"threads={THREADS} connections={SAT_CONNECTIONS} seconds={SECONDS} users={USERS} "
+            f"threads={THREADS} connections={SAT_CONNECTIONS} paced_connections="
+            f"{PACED_CONNECTIONS} seconds={SECONDS} users={USERS} "
             f"cpus={os.cpu_count()} bare_rps={bare.saturation.rps:.0f} "
             f"werobot_rps={werobot.saturation.rps:.0f} bare_p99_ms={bare.paced.sched_p99_ms:.2f} "
             f"werobot_p99_ms={werobot.paced.sched_p99_ms:.2f} "

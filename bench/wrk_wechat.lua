@@ -3,16 +3,17 @@
 -- Usage: wrk -t T -c C -d D -s bench/wrk_wechat.lua URL -- TOKEN PREFIX RATE THREADS USERS
 --   TOKEN    the official account's WECHAT_TOKEN (signs every request)
 --   PREFIX   digits that start every MsgId of this run (unique per run)
---   RATE     total requests per second to pace at (then give -c the same value as -t);
---            0 sends as fast as the server answers
+--   RATE     total requests per second to pace at; 0 sends as fast as the server answers
 --   THREADS  the value given to -t (each thread paces RATE / THREADS)
 --   USERS    how many distinct FromUserName openids to spread the load over
 --
 -- Each request is signed like WeChat does it (sha1 of the sorted token,
--- timestamp and nonce), carries the current timestamp, a random openid, and a
--- nonce and MsgId unique across threads and runs (PREFIX, thread, counter), so
--- the server's deduplication never turns a request into a cache hit or a replay.
--- done() prints one machine-readable line starting with "WRK ".
+-- timestamp and nonce), carries the current timestamp, a random openid
+-- ("obench" and 22 digits, 1..USERS), and a nonce and MsgId unique across
+-- threads and runs (PREFIX, thread, counter), so the server's deduplication
+-- never turns a request into a cache hit or a replay. Answers that are not 200
+-- or not reply XML are counted. done() prints one machine-readable line
+-- starting with "WRK ".
 
 local bit = require("bit")
 local ffi = require("ffi")
@@ -91,11 +92,13 @@ function setup(thread)
 end
 
 -- Per-thread running environment.
-local token, prefix, users, nthreads, interval_ms, next_slot, slot
+local token, prefix, users, nthreads, interval_ms, next_slot
 local headers = { ["Content-Type"] = "text/xml" }
-counter, non200, bad_body = 0, 0, 0
+counter, non200, bad_body, unmatched = 0, 0, 0, 0
 -- Paced runs: milliseconds from each request's scheduled send time to its response.
 scheduled_ms = {}
+local due = {} -- slots handed out by delay(), not yet taken by request(), oldest first
+local in_flight = {} -- openid -> slot of the request now waiting for its answer
 
 function init(args)
   assert(sha1_hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d", "sha1 self-test")
@@ -112,21 +115,21 @@ function init(args)
   end
 end
 
--- Constant-rate pacing (what wrk2's -R does), for ONE connection per thread:
--- wrk connects before it asks for the delay, and a gunicorn sync worker that
--- accepted an idle connection waits on it, so spare connections would stall
--- the server instead of loading it. A thread's requests are due every
--- interval_ms; a request sent late (its predecessor answered after its slot)
--- goes at once, and its latency is counted from when it was due, so a slow
--- server is not excused by the client waiting for it (coordinated omission).
+-- Constant-rate pacing (what wrk2's -R does): a thread's requests are due every
+-- interval_ms, each slot going to whichever of the thread's connections asks
+-- next. A request sent late (no connection was free at its slot) goes at once,
+-- and its latency counts from when it was due, so a slow server is not excused
+-- by the client waiting for it (coordinated omission). Against gunicorn's sync
+-- workers, pace with a single thread: bench/webhook.py says why.
 function delay()
   local now = now_ms()
   if next_slot == nil then
     -- Stagger the threads so their slots interleave instead of coinciding.
     next_slot = now + interval_ms * (tid - 1) / nthreads
   end
-  slot = next_slot
+  local slot = next_slot
   next_slot = next_slot + interval_ms
+  due[#due + 1] = slot
   if slot < now then
     return 0
   end
@@ -143,7 +146,14 @@ function request()
   local parts = { token, timestamp, serial }
   table.sort(parts)
   local signature = sha1_hex(table.concat(parts))
-  local openid = string.format("obench%022d", math.random(users))
+  local openid
+  repeat
+    openid = string.format("obench%022d", math.random(users))
+  until in_flight[openid] == nil
+  if #due > 0 then
+    -- Timers fire in slot order, so the oldest slot is the one this request was sent for.
+    in_flight[openid] = table.remove(due, 1)
+  end
   local content = COMMANDS[(counter - 1) % #COMMANDS + 1]
   local path = wrk.path .. "?signature=" .. signature .. "&timestamp=" .. timestamp
       .. "&nonce=" .. serial
@@ -151,13 +161,21 @@ function request()
 end
 
 function response(status, _, body)
-  if slot ~= nil then
-    scheduled_ms[#scheduled_ms + 1] = now_ms() - slot
+  local to_user = string.match(body or "", "<ToUserName>(.-)</ToUserName>")
+  if interval_ms ~= nil then
+    -- wrk does not say which request an answer is for: the reply names its addressee.
+    local openid = to_user and (string.match(to_user, "^<!%[CDATA%[(.*)%]%]>$") or to_user)
+    local slot = openid and in_flight[openid]
+    if slot then
+      scheduled_ms[#scheduled_ms + 1] = now_ms() - slot
+      in_flight[openid] = nil
+    else
+      unmatched = unmatched + 1
+    end
   end
   if status ~= 200 then
     non200 = non200 + 1
-  elseif not (string.find(body, "<ToUserName>", 1, true)
-        and string.find(body, "<MsgType>", 1, true)) then
+  elseif not (to_user and string.find(body, "<MsgType>", 1, true)) then
     bad_body = bad_body + 1
   end
 end
@@ -170,10 +188,11 @@ local function percentile(sorted, p)
 end
 
 function done(summary, latency, _)
-  local total_non200, total_bad, scheduled = 0, 0, {}
+  local total_non200, total_bad, total_unmatched, scheduled = 0, 0, 0, {}
   for _, thread in ipairs(threads) do
     total_non200 = total_non200 + thread:get("non200")
     total_bad = total_bad + thread:get("bad_body")
+    total_unmatched = total_unmatched + thread:get("unmatched")
     for _, ms in ipairs(thread:get("scheduled_ms")) do
       scheduled[#scheduled + 1] = ms
     end
@@ -185,9 +204,9 @@ function done(summary, latency, _)
     "WRK requests=%d duration_us=%d mean_us=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d "
     .. "sched_p50_ms=%.3f sched_p99_ms=%.3f sched_max_ms=%.3f "
     .. "connect_errors=%d read_errors=%d write_errors=%d status_errors=%d timeouts=%d "
-    .. "non200=%d bad_body=%d\n",
+    .. "non200=%d bad_body=%d unmatched=%d\n",
     summary.requests, summary.duration, latency.mean, latency:percentile(50),
     latency:percentile(90), latency:percentile(99), latency.max,
     percentile(scheduled, 50), percentile(scheduled, 99), percentile(scheduled, 100),
-    e.connect, e.read, e.write, e.status, e.timeout, total_non200, total_bad))
+    e.connect, e.read, e.write, e.status, e.timeout, total_non200, total_bad, total_unmatched))
 end

@@ -28,6 +28,7 @@ from tests.wechat.support import (
     wx_sign,
 )
 from webapp.extensions import db
+from webapp.http import wechat
 from webapp.models import User
 
 
@@ -203,20 +204,21 @@ def test_every_message_and_event_gets_a_valid_answer(wx, storefront, xml, expect
     assert storefront.calls == [("o-user-1", expected)]
 
 
-def test_the_user_exists_before_the_storefront_runs(wx, storefront, wx_app):
-    seen = []
+def test_the_real_storefront_records_the_user_and_their_subscription(wx, wx_app, monkeypatch):
+    from webapp.chat.storefront import respond
 
-    def answer(inbound):
-        user = db.session.query(User).filter_by(openid="o-new").one()
-        seen.append((inbound.kind, user.subscribed))
-        return [TextReply("ok")]
+    monkeypatch.setattr(wechat, "storefront_respond", respond)
 
-    storefront.answer = answer
+    def subscribed() -> bool:
+        db.session.rollback()
+        return db.session.query(User).filter_by(openid="o-new").one().subscribed
+
     post(wx, text_xml("hi", openid="o-new"))
-    post(wx, event_xml("subscribe", openid="o-new", EventKey="qrscene_d1", Ticket="t"))
+    assert subscribed() is True  # only followers can write to an account
     post(wx, event_xml("unsubscribe", openid="o-new"))
-    assert seen == [(InboundKind.TEXT, False), (InboundKind.SUBSCRIBE, True),
-                    (InboundKind.UNSUBSCRIBE, False)]
+    assert subscribed() is False
+    post(wx, event_xml("subscribe", openid="o-new", EventKey="qrscene_d1", Ticket="t"))
+    assert subscribed() is True
     assert db.session.query(User).filter_by(openid="o-new").count() == 1
 
 

@@ -35,7 +35,6 @@ from bots.wechat import (
     signature_matches,
 )
 from bots.wechat.crypto import seal
-from bots.wechat.inbound import subscription
 from webapp.chat import dedupe
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
@@ -271,9 +270,7 @@ class _Turn:
         """The storefront's replies, or an apology if it failed (the user never sees a 500)."""
         inbound = self.message.inbound
         try:
-            from webapp.services.identity import ensure_wechat_user
-
-            ensure_wechat_user(db.session, self.message.openid, subscribed=subscription(inbound))
+            # The storefront makes sure the user exists (and records follow/unfollow).
             self._open_service_window(inbound)
             replies = list(storefront_respond(db.session, self.message.openid, inbound) or [])
             db.session.commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.errors import InvalidInput
 from webapp.models import Role, User, UserRole
@@ -15,7 +15,10 @@ MAX_OPENID = 64
 
 def user_for_openid(session: Session, openid: str) -> User | None:
     """The user with this openid, if any."""
-    return session.scalar(select(User).where(User.openid == openid))
+    # Roles in the same round trip: this runs for every chat message.
+    return session.scalar(
+        select(User).where(User.openid == openid).options(joinedload(User.roles))
+    )
 
 
 def ensure_wechat_user(session: Session, openid: str, *, subscribed: bool | None = None) -> User:
