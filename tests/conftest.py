@@ -67,6 +67,8 @@ def app_settings(tmp_path: Any, database_url: str, redis_url: str, **extra: Any)
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret",
         "PUBLIC_BASE_URL": "http://chatshop.test",
+        # Tests change the catalogue and look again at once; the cache has its own tests.
+        "CHAT_BROWSE_CACHE_SECONDS": 0,
     }
     cfg.update(extra)
     return cfg

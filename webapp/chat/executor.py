@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from webapp.chat.browse_cache import browse_cache
 from webapp.chat.state_store import StateStore
 from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.domain.order_rules import REFUNDABLE
@@ -57,13 +58,13 @@ class Executor:
     """Runs intents for one chat user."""
 
     def __init__(
-        self, session: Session, user: User, openid: str, store: StateStore,
+        self, session: Session, actor: Actor, openid: str, store: StateStore,
         config: Mapping[str, Any],
     ) -> None:
-        """Act for ``user`` (whose WeChat id is ``openid``) with the app's ``config``."""
+        """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``config``."""
         self.session = session
-        self.user_id = user.id
-        self.actor = Actor.of(user)
+        self.user_id = actor.user_id
+        self.actor = actor
         self.openid = openid
         self.store = store
         self.config = config
@@ -106,6 +107,9 @@ class Executor:
         return ev.ReferrerFound(user.nickname or None, intent.returning)
 
     def _ShowCategories(self, intent: it.ShowCategories) -> ev.Event:  # noqa: N802
+        return browse_cache().get_or_compute(("categories",), self._list_categories)
+
+    def _list_categories(self) -> ev.CategoriesListed:
         on_sale = catalogue.public_products_query().subquery()
         stocked = set(self.session.scalars(select(on_sale.c.category_id).distinct()))
         items = tuple(
@@ -138,6 +142,10 @@ class Executor:
         )
 
     def _ShowProducts(self, intent: it.ShowProducts) -> ev.Event:  # noqa: N802
+        key = ("category", intent.category_id, intent.page, intent.per_page)
+        return browse_cache().get_or_compute(key, lambda: self._list_category(intent))
+
+    def _list_category(self, intent: it.ShowProducts) -> ev.Event:
         category = self.session.get(Category, intent.category_id)
         if category is None:
             raise NotFound("category not found")
@@ -148,6 +156,10 @@ class Executor:
         )
 
     def _SearchProducts(self, intent: it.SearchProducts) -> ev.Event:  # noqa: N802
+        key = ("search", intent.query, intent.page, intent.per_page)
+        return browse_cache().get_or_compute(key, lambda: self._search(intent))
+
+    def _search(self, intent: it.SearchProducts) -> ev.Event:
         products, page, pages, total = self._page_of_products(intent, None, intent.query)
         return ev.ProductsListed(
             tuple(self._item(p) for p in products), page, pages, total, query=intent.query

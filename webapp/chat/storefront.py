@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 
 from flask import current_app
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from webapp.chat.executor import Executor
 from webapp.chat.state_store import STATE_TTL_SECONDS, Busy, StateStore
 from webapp.errors import DomainError
 from webapp.redis_conn import get_redis
+from webapp.services.actors import Actor
 from webapp.services.identity import ensure_wechat_user
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,54 @@ def respond(session: Session, openid: str, inbound: Inbound) -> list[Reply]:
         return [TextReply(say("zh", "internal"))]
 
 
+class _FollowerCache:
+    """Who is behind an openid, remembered briefly per process.
+
+    Every chat message needs the user's id and roles; followers write many
+    messages in a row, so this saves a database round trip on most of them.
+    Follow and unfollow always go to the database (they change the row), and
+    entries expire after ``ttl`` seconds so a role granted meanwhile is seen.
+    """
+
+    def __init__(self, ttl: float = 60.0, size: int = 50_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[str, tuple[float, Actor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def actor(self, session: Session, openid: str, kind: InboundKind) -> Actor:
+        """The actor for ``openid``, creating the user on first contact."""
+        now = time.monotonic()
+        if kind not in (InboundKind.SUBSCRIBE, InboundKind.UNSUBSCRIBE):
+            with self._lock:
+                entry = self._entries.get(openid)
+            if entry is not None and now - entry[0] < self.ttl:
+                return entry[1]
+        leaving = kind is InboundKind.UNSUBSCRIBE
+        actor = Actor.of(ensure_wechat_user(session, openid, subscribed=not leaving))
+        with self._lock:
+            if leaving:
+                self._entries.pop(openid, None)
+            else:
+                self._entries[openid] = (now, actor)
+                self._entries.move_to_end(openid)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return actor
+
+    def clear(self) -> None:
+        """Forget everyone (tests)."""
+        with self._lock:
+            self._entries.clear()
+
+
+def _followers() -> _FollowerCache:
+    """The current app's follower cache (per app: tests build many apps in one process)."""
+    return current_app.extensions.setdefault("chatshop.chat_followers", _FollowerCache())
+
+
 def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound) -> list[Reply]:
     leaving = inbound.kind is InboundKind.UNSUBSCRIBE
-    user = ensure_wechat_user(session, openid, subscribed=not leaving)
+    actor = _followers().actor(session, openid, inbound.kind)
     if leaving:
         store.clear(openid)
         return []
@@ -72,10 +119,11 @@ def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound)
         nonce=secrets.token_urlsafe(12),
         idle_seconds=int(config.get("CHAT_IDLE_SECONDS", IDLE_SECONDS)),
     )
-    turn = on_input(store.load(openid), inbound, ctx)
+    loaded = store.load(openid)
+    turn = on_input(loaded, inbound, ctx)
     state, replies = turn.state, list(turn.replies)
     pending: deque[Intent] = deque(turn.intents)
-    executor = Executor(session, user, openid, store, config)
+    executor = Executor(session, actor, openid, store, config)
     done = 0
     while pending and done < MAX_INTENTS:
         event = executor.run(pending.popleft())
@@ -84,5 +132,6 @@ def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound)
         state = turn.state
         replies.extend(turn.replies)
         pending.extend(turn.intents)
-    store.save(openid, state)
+    if state != loaded:  # most browse commands leave nothing new to remember
+        store.save(openid, state)
     return replies
