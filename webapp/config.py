@@ -59,6 +59,7 @@ def settings_from_environment() -> dict[str, Any]:
         "MAX_CART_LINES": _env_int("MAX_CART_LINES", 50),
         "CHAT_IDLE_SECONDS": _env_int("CHAT_IDLE_SECONDS", 1800),
         "CHAT_STATE_TTL_SECONDS": _env_int("CHAT_STATE_TTL_SECONDS", 86400),
+        "CHAT_BROWSE_CACHE_SECONDS": _env_int("CHAT_BROWSE_CACHE_SECONDS", 10),
     }
 
 
