@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 
@@ -72,12 +72,12 @@ def init_app(app: Flask) -> None:
     """Render domain errors as JSON with their status code."""
 
     @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+    def _domain_error(exc: DomainError) -> tuple[Response, int]:
         app.logger.info("refused: %s %s", exc.error_code, exc.message)
         return jsonify(error_body(exc.status_code, exc.message, exc.error_code, **exc.details)), (
             exc.status_code
         )
 
     @app.errorhandler(413)
-    def _too_large(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _too_large(exc: HTTPException) -> tuple[Response, int]:
         return jsonify(error_body(413, "request body too large", "too_large")), 413

@@ -6,7 +6,9 @@ from contextvars import ContextVar
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 # Deterministic constraint names so Alembic migrations are the same on every backend.
 NAMING_CONVENTION = {
@@ -25,7 +27,9 @@ migrate = Migrate()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+def _sqlite_connect(
+    dbapi_connection: DBAPIConnection, connection_record: ConnectionPoolEntry
+) -> None:
     """Make SQLite behave for concurrent writers: WAL, foreign keys, explicit BEGIN."""
     import sqlite3
 
@@ -42,7 +46,7 @@ def _sqlite_connect(dbapi_connection, connection_record):  # type: ignore[no-unt
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+def _sqlite_begin(conn: Connection) -> None:
     """On SQLite, writing transactions take the write lock at BEGIN.
 
     A deferred transaction that reads and then writes fails at once with

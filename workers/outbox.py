@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 from rq import Retry
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from webapp.models import OutboxMessage
 from webapp.models.base import utcnow
+from webapp.services.uow import DbSession
 from workers.queues import DEFAULT
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Enqueue(Protocol):
         """Enqueue ``func(*args)`` once under ``job_id``."""
 
 
-def _unpublished(session: Session, batch: int) -> Sequence[OutboxMessage]:
+def _unpublished(session: DbSession, batch: int) -> Sequence[OutboxMessage]:
     # SKIP LOCKED: a second relay on PostgreSQL takes the next rows instead of
     # waiting for (and then re-publishing) these. SQLite ignores FOR UPDATE;
     # its writers are serialised by BEGIN IMMEDIATE anyway.
@@ -87,7 +87,7 @@ def _unpublished(session: Session, batch: int) -> Sequence[OutboxMessage]:
 
 
 def relay_outbox(
-    session: Session,
+    session: DbSession,
     enqueue: Enqueue,
     batch: int = 100,
     handlers: Mapping[str, Sequence[OutboxHandler]] | None = None,

@@ -44,8 +44,8 @@ class BrowseCache:
 
 def browse_cache() -> BrowseCache:
     """The current app's cache; CHAT_BROWSE_CACHE_SECONDS=0 turns it off."""
-    cache = current_app.extensions.get("chatshop.browse_cache")
+    cache: BrowseCache | None = current_app.extensions.get("chatshop.browse_cache")
     if cache is None:
         ttl = float(current_app.config.get("CHAT_BROWSE_CACHE_SECONDS", 10))
         cache = current_app.extensions.setdefault("chatshop.browse_cache", BrowseCache(ttl))
-    return cache  # type: ignore[no-any-return]
+    return cache

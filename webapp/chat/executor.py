@@ -14,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
@@ -31,6 +30,7 @@ from webapp.services.actors import Actor
 from webapp.services.checkout import checkout, resolve_address
 from webapp.services.orders import cancel_order, find_order_by_number
 from webapp.services.refunds import request_refund
+from webapp.services.uow import DbSession
 from webapp.wechat.links import pay_page_url
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Executor:
     """Runs intents for one chat user."""
 
     def __init__(
-        self, session: Session, actor: Actor, openid: str, store: StateStore,
+        self, session: DbSession, actor: Actor, openid: str, store: StateStore,
         config: Mapping[str, Any],
     ) -> None:
         """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``config``."""

@@ -12,11 +12,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from bots.dialogue.texts import item_title, paid_message
 from bots.messages import Reply, TextReply
 from webapp.models import Order, User
+from webapp.services.uow import DbSession
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def _epoch(value: Any) -> float | None:
         return None
 
 
-def notify_paid(session: Session, order_id: int, paid_at: str | None = None) -> str | None:
+def notify_paid(session: DbSession, order_id: int, paid_at: str | None = None) -> str | None:
     """Queue the "paid" message to the order's buyer; the delivery job id, or None."""
     from webapp.chat.outbound import note_payment, send_customer_service
     from webapp.chat.storefront import state_store

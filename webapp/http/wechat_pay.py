@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from webapp.extensions import db
 from webapp.payments.notify import MAX_NOTIFY_BYTES, NotifyOutcome, ack_xml
 from webapp.services.payments import apply_pay_notify
 from webapp.services.refunds import apply_refund_notify
+from webapp.services.uow import DbSession
 
 blp = Blueprint("wechat_pay", __name__)
 
@@ -35,7 +35,7 @@ def _read_body() -> bytes | None:
     return None if len(body) > MAX_NOTIFY_BYTES else body
 
 
-def _handle(kind: str, service: Callable[[Session, bytes], NotifyOutcome]) -> Response:
+def _handle(kind: str, service: Callable[[DbSession, bytes], NotifyOutcome]) -> Response:
     try:
         body = _read_body()
     except ClientDisconnected:

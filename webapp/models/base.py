@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -17,7 +17,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Normalise to UTC before storing."""
         if value is None:
             return None
@@ -25,7 +25,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime refused: use timezone-aware UTC")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to values read back without a zone."""
         if value is None:
             return None

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from webapp.models import Category, Product, ProductStatus, Role, Sku, Supplier, User, UserRole
 from webapp.seed.data import (
@@ -26,7 +25,7 @@ from webapp.seed.images import write_product_image
 from webapp.services.actors import Actor
 from webapp.services.auth import issue_token
 from webapp.services.catalogue import SkuDraft, create_product
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 TOKEN_LABEL = "seed demo"
 
@@ -63,7 +62,7 @@ def product_image_url(filename: str) -> str:
 
 
 def _user(
-    session: Session, nickname: str, role: Role, supplier_id: int | None = None
+    session: DbSession, nickname: str, role: Role, supplier_id: int | None = None
 ) -> User | None:
     stmt = select(User).join(UserRole).where(User.nickname == nickname, UserRole.role == str(role))
     if supplier_id is not None:
@@ -72,7 +71,11 @@ def _user(
 
 
 def _console_user(
-    session: Session, report: SeedReport, nickname: str, role: Role, supplier_id: int | None = None
+    session: DbSession,
+    report: SeedReport,
+    nickname: str,
+    role: Role,
+    supplier_id: int | None = None,
 ) -> User:
     user = _user(session, nickname, role, supplier_id)
     if user is None:
@@ -84,7 +87,7 @@ def _console_user(
     return user
 
 
-def _follower(session: Session, report: SeedReport, person: PersonSeed) -> User:
+def _follower(session: DbSession, report: SeedReport, person: PersonSeed) -> User:
     from webapp.services.addresses import add_address
 
     user = session.scalar(select(User).where(User.openid == person.openid))
@@ -108,7 +111,7 @@ def _follower(session: Session, report: SeedReport, person: PersonSeed) -> User:
     return user
 
 
-def _suppliers(session: Session, report: SeedReport) -> dict[str, Supplier]:
+def _suppliers(session: DbSession, report: SeedReport) -> dict[str, Supplier]:
     by_key: dict[str, Supplier] = {}
     for seed in SUPPLIERS:
         supplier = session.scalar(select(Supplier).where(Supplier.name == seed.name))
@@ -121,7 +124,7 @@ def _suppliers(session: Session, report: SeedReport) -> dict[str, Supplier]:
     return by_key
 
 
-def _categories(session: Session, report: SeedReport) -> dict[str, Category]:
+def _categories(session: DbSession, report: SeedReport) -> dict[str, Category]:
     by_name: dict[str, Category] = {}
     for seed in CATEGORIES:
         category = session.scalar(select(Category).where(Category.name == seed.name))
@@ -135,7 +138,7 @@ def _categories(session: Session, report: SeedReport) -> dict[str, Category]:
 
 
 def _products(
-    session: Session,
+    session: DbSession,
     report: SeedReport,
     operator: User,
     suppliers: dict[str, Supplier],
@@ -165,7 +168,7 @@ def _products(
         report.count("products")
 
 
-def seed_demo(session: Session) -> SeedReport:
+def seed_demo(session: DbSession) -> SeedReport:
     """Create whatever of the demo shop is missing; issue fresh tokens for staff and one buyer."""
     report = SeedReport()
     operator = _console_user(session, report, OPERATOR_NICKNAME, Role.OPERATOR)
@@ -195,6 +198,6 @@ def seed_demo(session: Session) -> SeedReport:
     return report
 
 
-def shop_is_empty(session: Session) -> bool:
+def shop_is_empty(session: DbSession) -> bool:
     """True when there is no product at all (a fresh database)."""
     return session.scalar(select(Product.id).limit(1)) is None

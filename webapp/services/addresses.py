@@ -4,17 +4,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
 from webapp.domain.addresses import AddressError, validate_address
 from webapp.errors import InvalidInput, NotFound
 from webapp.models import Address
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 MAX_ADDRESSES = 20
 
 
-def list_addresses(session: Session, user_id: int) -> Sequence[Address]:
+def list_addresses(session: DbSession, user_id: int) -> Sequence[Address]:
     """The user's addresses, the default first, then the newest."""
     return session.scalars(
         select(Address)
@@ -23,7 +22,7 @@ def list_addresses(session: Session, user_id: int) -> Sequence[Address]:
     ).all()
 
 
-def _own_address(session: Session, user_id: int, address_id: int) -> Address:
+def _own_address(session: DbSession, user_id: int, address_id: int) -> Address:
     address = session.get(Address, address_id)
     if address is None or address.user_id != user_id:
         # Someone else's address: do not reveal that it exists.
@@ -31,7 +30,7 @@ def _own_address(session: Session, user_id: int, address_id: int) -> Address:
     return address
 
 
-def _make_default(session: Session, user_id: int, address: Address) -> None:
+def _make_default(session: DbSession, user_id: int, address: Address) -> None:
     session.execute(
         update(Address)
         .where(Address.user_id == user_id, Address.id != address.id, Address.is_default.is_(True))
@@ -42,7 +41,7 @@ def _make_default(session: Session, user_id: int, address: Address) -> None:
 
 
 def add_address(
-    session: Session,
+    session: DbSession,
     user_id: int,
     *,
     recipient: str,
@@ -77,7 +76,7 @@ def add_address(
     return address
 
 
-def delete_address(session: Session, user_id: int, address_id: int) -> None:
+def delete_address(session: DbSession, user_id: int, address_id: int) -> None:
     """Delete one of the user's addresses; if it was the default, the newest left takes over."""
     with unit_of_work(session):
         address = _own_address(session, user_id, address_id)
@@ -92,7 +91,7 @@ def delete_address(session: Session, user_id: int, address_id: int) -> None:
                 newest.is_default = True
 
 
-def set_default_address(session: Session, user_id: int, address_id: int) -> Address:
+def set_default_address(session: DbSession, user_id: int, address_id: int) -> Address:
     """Make one of the user's addresses the default."""
     with unit_of_work(session):
         address = _own_address(session, user_id, address_id)

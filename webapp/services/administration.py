@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import (
@@ -24,20 +23,20 @@ from webapp.models import (
 from webapp.services.actors import Actor
 from webapp.services.auth import grant_role
 from webapp.services.journal import audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 # Distributors are made by the distributor approval process (it keeps their
 # profile and tree position consistent), consumers by following the account.
 GRANTABLE_ROLES = (Role.OPERATOR, Role.SUPPLIER)
 
 
-def list_suppliers(session: Session, actor: Actor) -> Sequence[Supplier]:
+def list_suppliers(session: DbSession, actor: Actor) -> Sequence[Supplier]:
     """Every supplier, oldest first."""
     actor.require(Role.OPERATOR)
     return session.scalars(select(Supplier).order_by(Supplier.id)).all()
 
 
-def create_supplier(session: Session, actor: Actor, *, name: str, contact: str = "") -> Supplier:
+def create_supplier(session: DbSession, actor: Actor, *, name: str, contact: str = "") -> Supplier:
     """Register a supplier company; names are unique."""
     actor.require(Role.OPERATOR)
     name = name.strip()
@@ -53,7 +52,9 @@ def create_supplier(session: Session, actor: Actor, *, name: str, contact: str =
     return supplier
 
 
-def set_supplier_active(session: Session, actor: Actor, supplier_id: int, active: bool) -> Supplier:
+def set_supplier_active(
+    session: DbSession, actor: Actor, supplier_id: int, active: bool
+) -> Supplier:
     """Deactivate a supplier (its products leave the shop at once) or reactivate it."""
     actor.require(Role.OPERATOR)
     with unit_of_work(session):
@@ -68,7 +69,12 @@ def set_supplier_active(session: Session, actor: Actor, supplier_id: int, active
 
 
 def create_category(
-    session: Session, actor: Actor, *, name: str, parent_id: int | None = None, sort_order: int = 0
+    session: DbSession,
+    actor: Actor,
+    *,
+    name: str,
+    parent_id: int | None = None,
+    sort_order: int = 0,
 ) -> Category:
     """Add a category, optionally under a parent; names are unique."""
     actor.require(Role.OPERATOR)
@@ -87,7 +93,7 @@ def create_category(
     return category
 
 
-def users_query(actor: Actor, role: str | None = None) -> Select[tuple[User]]:
+def users_query(actor: Actor, role: str | None = None) -> Select[User]:
     """Users (with their roles loaded in one extra query per page), optionally with one role."""
     actor.require(Role.OPERATOR)
     stmt = select(User).order_by(User.id)
@@ -96,7 +102,7 @@ def users_query(actor: Actor, role: str | None = None) -> Select[tuple[User]]:
     return stmt
 
 
-def _user(session: Session, user_id: int) -> User:
+def _user(session: DbSession, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("user not found")
@@ -110,7 +116,7 @@ def _check_grantable(role: str) -> Role:
 
 
 def grant_user_role(
-    session: Session, actor: Actor, user_id: int, role: str, *, supplier_id: int | None = None
+    session: DbSession, actor: Actor, user_id: int, role: str, *, supplier_id: int | None = None
 ) -> User:
     """Give a user a role; supplier staff must be tied to a supplier."""
     actor.require(Role.OPERATOR)
@@ -137,7 +143,7 @@ def grant_user_role(
     return user
 
 
-def revoke_user_role(session: Session, actor: Actor, user_id: int, role: str) -> User:
+def revoke_user_role(session: DbSession, actor: Actor, user_id: int, role: str) -> User:
     """Take a role away (no-op if not held); an operator cannot drop their own operator role."""
     actor.require(Role.OPERATOR)
     wanted = _check_grantable(role)
@@ -169,7 +175,7 @@ class OrderFilter:
     created_to: datetime | None = None
 
 
-def operator_orders_query(actor: Actor, filters: OrderFilter) -> Select[tuple[Order]]:
+def operator_orders_query(actor: Actor, filters: OrderFilter) -> Select[Order]:
     """All orders matching ``filters``, newest first."""
     actor.require(Role.OPERATOR)
     stmt = select(Order).order_by(Order.id.desc())
@@ -195,7 +201,7 @@ class OrderDossier:
     refunds: Sequence[Refund]
 
 
-def order_dossier(session: Session, actor: Actor, order_id: int) -> OrderDossier:
+def order_dossier(session: DbSession, actor: Actor, order_id: int) -> OrderDossier:
     """An order with its payments and refunds, for an operator."""
     actor.require(Role.OPERATOR)
     order = session.get(Order, order_id)

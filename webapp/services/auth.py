@@ -5,12 +5,12 @@ import hashlib
 import secrets
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from webapp.models import ApiToken, Role, User, UserRole
 from webapp.models.base import utcnow
 from webapp.services.journal import audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 TOKEN_PREFIX = "cs_"
 
@@ -19,7 +19,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, user_id: int, label: str = "") -> str:
+def issue_token(session: DbSession, user_id: int, label: str = "") -> str:
     """Create a new bearer token for a user and return it (shown once, never stored)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with unit_of_work(session):
@@ -28,7 +28,7 @@ def issue_token(session: Session, user_id: int, label: str = "") -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: DbSession, token: str) -> User | None:
     """The user a valid, unrevoked token belongs to, or None."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         return None
@@ -41,7 +41,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row.user if row is not None else None
 
 
-def revoke_token(session: Session, token: str) -> bool:
+def revoke_token(session: DbSession, token: str) -> bool:
     """Revoke a token; True if it was active."""
     with unit_of_work(session):
         result = session.execute(
@@ -49,10 +49,10 @@ def revoke_token(session: Session, token: str) -> bool:
             .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def grant_role(session: Session, user: User, role: Role) -> None:
+def grant_role(session: DbSession, user: User, role: Role) -> None:
     """Give a user a role (no-op if held); the caller commits."""
     if not user.has_role(role):
         user.roles.append(UserRole(role=str(role)))

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from webapp.errors import InvalidInput, NotFound
 from webapp.models import CartItem, Product, ProductStatus, Sku
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,14 @@ def validate_quantity(quantity: int) -> None:
         raise InvalidInput(f"quantity must be a whole number from 1 to {max_qty}")
 
 
-def _buyable_sku(session: Session, sku_id: int) -> Sku:
+def _buyable_sku(session: DbSession, sku_id: int) -> Sku:
     sku = session.get(Sku, sku_id)
     if sku is None or not sku.active or sku.product.status != ProductStatus.ACTIVE:
         raise NotFound(f"sku {sku_id} is not for sale")
     return sku
 
 
-def add_to_cart(session: Session, user_id: int, sku_id: int, quantity: int) -> CartItem:
+def add_to_cart(session: DbSession, user_id: int, sku_id: int, quantity: int) -> CartItem:
     """Add ``quantity`` of a SKU to the cart (adding to what is already there)."""
     validate_quantity(quantity)
     max_qty, max_lines = _limits()
@@ -75,7 +74,7 @@ def add_to_cart(session: Session, user_id: int, sku_id: int, quantity: int) -> C
     return item
 
 
-def set_cart_quantity(session: Session, user_id: int, sku_id: int, quantity: int) -> None:
+def set_cart_quantity(session: DbSession, user_id: int, sku_id: int, quantity: int) -> None:
     """Set a cart line's quantity; 0 removes it."""
     with unit_of_work(session):
         item = session.scalar(
@@ -90,13 +89,13 @@ def set_cart_quantity(session: Session, user_id: int, sku_id: int, quantity: int
         item.quantity = quantity
 
 
-def clear_cart(session: Session, user_id: int) -> None:
+def clear_cart(session: DbSession, user_id: int) -> None:
     """Empty the cart."""
     with unit_of_work(session):
         session.execute(delete(CartItem).where(CartItem.user_id == user_id))
 
 
-def view_cart(session: Session, user_id: int) -> Sequence[CartLine]:
+def view_cart(session: DbSession, user_id: int) -> Sequence[CartLine]:
     """The cart with current prices; lines no longer for sale are marked unavailable."""
     rows = session.execute(
         select(CartItem, Sku, Product)

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import Category, Product, ProductStatus, Role, Sku, Supplier
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 MAX_PRICE_FEN = 100_000_000  # 1,000,000 yuan: anything above is a typo, not a product.
 MAX_STOCK = 10_000_000
@@ -68,7 +67,7 @@ def public_products_query(
     return stmt
 
 
-def get_public_product(session: Session, product_id: int) -> Product:
+def get_public_product(session: DbSession, product_id: int) -> Product:
     """A product a buyer may see, or NotFound."""
     product = session.scalars(public_products_query().where(Product.id == product_id)).first()
     if product is None:
@@ -76,7 +75,7 @@ def get_public_product(session: Session, product_id: int) -> Product:
     return product
 
 
-def list_categories(session: Session) -> Sequence[Category]:
+def list_categories(session: DbSession) -> Sequence[Category]:
     """All categories in display order."""
     return session.scalars(select(Category).order_by(Category.sort_order, Category.id)).all()
 
@@ -89,7 +88,7 @@ def managed_products_query(actor: Actor) -> Select[Any]:
     return stmt.where(Product.supplier_id == actor.require_supplier())
 
 
-def _managed_product(session: Session, actor: Actor, product_id: int) -> Product:
+def _managed_product(session: DbSession, actor: Actor, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound("product not found")
@@ -99,12 +98,12 @@ def _managed_product(session: Session, actor: Actor, product_id: int) -> Product
     return product
 
 
-def get_managed_product(session: Session, actor: Actor, product_id: int) -> Product:
+def get_managed_product(session: DbSession, actor: Actor, product_id: int) -> Product:
     """A product the actor may manage, or NotFound."""
     return _managed_product(session, actor, product_id)
 
 
-def _resolve_supplier(session: Session, actor: Actor, supplier_id: int | None) -> int:
+def _resolve_supplier(session: DbSession, actor: Actor, supplier_id: int | None) -> int:
     if actor.is_operator():
         if supplier_id is None:
             raise InvalidInput("supplier_id is required when an operator creates a product")
@@ -117,7 +116,7 @@ def _resolve_supplier(session: Session, actor: Actor, supplier_id: int | None) -
     return own
 
 
-def _check_category(session: Session, category_id: int) -> None:
+def _check_category(session: DbSession, category_id: int) -> None:
     if session.get(Category, category_id) is None:
         raise InvalidInput("unknown category_id")
 
@@ -127,7 +126,7 @@ def _check_status(status: str) -> None:
         raise InvalidInput("status must be one of: " + ", ".join(ProductStatus))
 
 
-def _new_sku(session: Session, draft: SkuDraft) -> Sku:
+def _new_sku(session: DbSession, draft: SkuDraft) -> Sku:
     validate_prices(draft.price_fen, draft.supply_price_fen)
     _validate_stock(draft.stock)
     code = draft.code.strip()
@@ -145,7 +144,7 @@ def _new_sku(session: Session, draft: SkuDraft) -> Sku:
 
 
 def create_product(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     *,
     title: str,
@@ -184,7 +183,7 @@ def create_product(
     return product
 
 
-def update_product(session: Session, actor: Actor, product_id: int, **changes: Any) -> Product:
+def update_product(session: DbSession, actor: Actor, product_id: int, **changes: Any) -> Product:
     """Change a product's title, description, image, category or status."""
     allowed = {"title", "description", "image_url", "category_id", "status"}
     unknown = set(changes) - allowed
@@ -204,7 +203,7 @@ def update_product(session: Session, actor: Actor, product_id: int, **changes: A
     return product
 
 
-def add_sku(session: Session, actor: Actor, product_id: int, draft: SkuDraft) -> Sku:
+def add_sku(session: DbSession, actor: Actor, product_id: int, draft: SkuDraft) -> Sku:
     """Add a SKU to a product the actor manages."""
     with unit_of_work(session):
         product = _managed_product(session, actor, product_id)
@@ -216,7 +215,7 @@ def add_sku(session: Session, actor: Actor, product_id: int, draft: SkuDraft) ->
     return sku
 
 
-def _managed_sku(session: Session, actor: Actor, sku_id: int) -> Sku:
+def _managed_sku(session: DbSession, actor: Actor, sku_id: int) -> Sku:
     sku = session.get(Sku, sku_id)
     if sku is None:
         raise NotFound("sku not found")
@@ -225,7 +224,7 @@ def _managed_sku(session: Session, actor: Actor, sku_id: int) -> Sku:
 
 
 def update_sku(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     sku_id: int,
     *,
@@ -261,7 +260,7 @@ def update_sku(
 
 
 def adjust_stock(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     sku_id: int,
     *,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import lazyload
 
 from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.domain.order_rules import LineAmount, merge_quantities, order_total_fen
@@ -26,7 +26,7 @@ from webapp.models import (
 from webapp.models.base import utcnow
 from webapp.services.cart import validate_quantity
 from webapp.services.journal import announce, audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 
 def new_order_number(now: datetime) -> str:
@@ -35,7 +35,7 @@ def new_order_number(now: datetime) -> str:
 
 
 def resolve_address(
-    session: Session,
+    session: DbSession,
     buyer_id: int,
     address_id: int | None = None,
     address: dict[str, str] | None = None,
@@ -61,7 +61,7 @@ def resolve_address(
 
 
 def checkout(
-    session: Session,
+    session: DbSession,
     buyer_id: int,
     items: Iterable[tuple[int, int]] | None,
     shipping: ShippingAddress,

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from webapp.errors import InvalidInput
 from webapp.models import Role, User, UserRole
 from webapp.services.journal import audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 MAX_OPENID = 64
 
 
-def user_for_openid(session: Session, openid: str) -> User | None:
+def user_for_openid(session: DbSession, openid: str) -> User | None:
     """The user with this openid, if any."""
     # Roles in the same round trip: this runs for every chat message.
     return session.scalar(
@@ -21,7 +21,7 @@ def user_for_openid(session: Session, openid: str) -> User | None:
     )
 
 
-def ensure_wechat_user(session: Session, openid: str, *, subscribed: bool | None = None) -> User:
+def ensure_wechat_user(session: DbSession, openid: str, *, subscribed: bool | None = None) -> User:
     """The user behind ``openid``, created as a consumer on first contact.
 
     Safe when two requests for a new openid race: the unique openid decides and

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from webapp.models import AuditEntry, OutboxMessage
+from webapp.services.uow import DbSession
 
 
 def audit(
-    session: Session,
+    session: DbSession,
     actor_id: int | None,
     action: str,
     subject_type: str,
@@ -28,6 +27,6 @@ def audit(
     )
 
 
-def announce(session: Session, topic: str, **payload: Any) -> None:
+def announce(session: DbSession, topic: str, **payload: Any) -> None:
     """Queue an event for the outbox relay; it is published only if this transaction commits."""
     session.add(OutboxMessage(topic=topic, payload=payload))

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session
 
 from webapp.domain.order_rules import SHIPPABLE
 from webapp.errors import Conflict, InvalidInput, NotFound
@@ -14,10 +13,10 @@ from webapp.models import Order, OrderLine, OrderStatus, Role, Shipment, Sku
 from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 
-def visible_orders_query(actor: Actor) -> Select[tuple[Order]]:
+def visible_orders_query(actor: Actor) -> Select[Order]:
     """Orders the actor may see: operators all, suppliers those with their goods, buyers own."""
     stmt = select(Order).order_by(Order.id.desc())
     if actor.is_operator():
@@ -30,7 +29,7 @@ def visible_orders_query(actor: Actor) -> Select[tuple[Order]]:
     return stmt.where(Order.buyer_id == actor.user_id)
 
 
-def get_visible_order(session: Session, actor: Actor, order_id: int) -> Order:
+def get_visible_order(session: DbSession, actor: Actor, order_id: int) -> Order:
     """An order the actor may see, or NotFound (never Forbidden: do not leak existence)."""
     order = session.scalars(visible_orders_query(actor).where(Order.id == order_id)).first()
     if order is None:
@@ -38,12 +37,12 @@ def get_visible_order(session: Session, actor: Actor, order_id: int) -> Order:
     return order
 
 
-def find_order_by_number(session: Session, number: str) -> Order | None:
+def find_order_by_number(session: DbSession, number: str) -> Order | None:
     """The order with this number (= out_trade_no), if any."""
     return session.scalar(select(Order).where(Order.number == number))
 
 
-def _release_stock(session: Session, order: Order) -> None:
+def _release_stock(session: DbSession, order: Order) -> None:
     for line in order.lines:
         session.execute(
             update(Sku)
@@ -53,7 +52,7 @@ def _release_stock(session: Session, order: Order) -> None:
         )
 
 
-def _cancel_if_unpaid(session: Session, order: Order, reason: str, now: datetime) -> bool:
+def _cancel_if_unpaid(session: DbSession, order: Order, reason: str, now: datetime) -> bool:
     """Move a pending order to cancelled and put its stock back; False if it was not pending.
 
     The status guard in the UPDATE is what makes this safe against a pay
@@ -77,7 +76,7 @@ def _cancel_if_unpaid(session: Session, order: Order, reason: str, now: datetime
     return True
 
 
-def cancel_order(session: Session, actor: Actor, order_id: int, reason: str = "buyer") -> Order:
+def cancel_order(session: DbSession, actor: Actor, order_id: int, reason: str = "buyer") -> Order:
     """Cancel an unpaid order (its buyer or an operator) and release its stock."""
     with unit_of_work(session):
         order = get_visible_order(session, actor, order_id)
@@ -90,7 +89,7 @@ def cancel_order(session: Session, actor: Actor, order_id: int, reason: str = "b
     return order
 
 
-def cancel_expired_orders(session: Session, now: datetime | None = None, limit: int = 500) -> int:
+def cancel_expired_orders(session: DbSession, now: datetime | None = None, limit: int = 500) -> int:
     """Cancel unpaid orders past their payment deadline; returns how many were cancelled."""
     now = now or utcnow()
     cancelled = 0
@@ -109,7 +108,7 @@ def cancel_expired_orders(session: Session, now: datetime | None = None, limit: 
 
 
 def ship_order(
-    session: Session, actor: Actor, order_id: int, carrier: str, tracking_number: str
+    session: DbSession, actor: Actor, order_id: int, carrier: str, tracking_number: str
 ) -> Order:
     """A supplier ships its lines of an order; the order is shipped once every supplier has."""
     supplier_id = actor.require_supplier()
@@ -155,17 +154,17 @@ def ship_order(
     return order
 
 
-def _complete(session: Session, order_id: int, now: datetime) -> bool:
+def _complete(session: DbSession, order_id: int, now: datetime) -> bool:
     moved = session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == OrderStatus.SHIPPED)
         .values(status=OrderStatus.COMPLETED, completed_at=now, version=Order.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    return moved.rowcount == 1  # type: ignore[attr-defined]
 
 
-def confirm_receipt(session: Session, actor: Actor, order_id: int) -> Order:
+def confirm_receipt(session: DbSession, actor: Actor, order_id: int) -> Order:
     """The buyer confirms the goods arrived: shipped → completed."""
     with unit_of_work(session):
         order = get_visible_order(session, actor, order_id)
@@ -180,7 +179,7 @@ def confirm_receipt(session: Session, actor: Actor, order_id: int) -> Order:
     return order
 
 
-def auto_complete_orders(session: Session, now: datetime | None = None, limit: int = 1000) -> int:
+def auto_complete_orders(session: DbSession, now: datetime | None = None, limit: int = 1000) -> int:
     """Complete orders shipped more than AUTO_COMPLETE_DAYS ago; returns how many."""
     now = now or utcnow()
     cutoff = now - timedelta(days=int(current_app.config["AUTO_COMPLETE_DAYS"]))

@@ -31,7 +31,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from webapp.domain.refund_rules import plan_refund
 from webapp.errors import Conflict, InvalidInput, NotFound, PaymentGatewayError
@@ -42,7 +41,7 @@ from webapp.payments.notify import NotifyOutcome, NotifyRejected, PayNotice, che
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
 from webapp.services.refunds import open_refund, refund_state, submit_refund
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def _order_body(order: Order) -> str:
     return f"ChatShop-{first}" + (f" 等{len(titles)}件" if len(titles) > 1 else "")
 
 
-def _prepare_payment(session: Session, actor: Actor, order_id: int) -> dict[str, Any]:
+def _prepare_payment(session: DbSession, actor: Actor, order_id: int) -> dict[str, Any]:
     now = utcnow()
     with unit_of_work(session):
         order = session.get(Order, order_id)
@@ -106,7 +105,7 @@ def _prepare_payment(session: Session, actor: Actor, order_id: int) -> dict[str,
 
 
 def start_payment(
-    session: Session, actor: Actor, order_id: int, client_ip: str | None
+    session: DbSession, actor: Actor, order_id: int, client_ip: str | None
 ) -> dict[str, Any]:
     """The buyer starts paying: JSAPI parameters (and in sandbox mode the pay page URL)."""
     try:
@@ -159,7 +158,7 @@ def start_payment(
 
 
 def _record_paid(
-    session: Session, notice: PayNotice, raw: str, source: str
+    session: DbSession, notice: PayNotice, raw: str, source: str
 ) -> tuple[NotifyOutcome, int | None]:
     """One transaction: claim the transaction id, mark the order paid or open a late refund."""
     now = utcnow()
@@ -223,7 +222,7 @@ def _record_paid(
         return NotifyOutcome(True, "OK", order.id, applied=True, refund_id=refund_id), refund_id
 
 
-def _apply_paid(session: Session, notice: PayNotice, raw: str, source: str) -> NotifyOutcome:
+def _apply_paid(session: DbSession, notice: PayNotice, raw: str, source: str) -> NotifyOutcome:
     """Mark an order paid exactly once (or refund a late payment); safe under concurrency."""
     try:
         try:
@@ -248,7 +247,7 @@ def _raw_text(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
-def apply_pay_notify(session: Session, raw_xml: bytes | str) -> NotifyOutcome:
+def apply_pay_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
     """Verify a WeChat payment notify and apply it once; refused notifies change nothing."""
     try:
         notice, _ = pay_gateway().parse_pay_notify(raw_xml)
@@ -258,7 +257,7 @@ def apply_pay_notify(session: Session, raw_xml: bytes | str) -> NotifyOutcome:
     return _apply_paid(session, notice, _raw_text(raw_xml), "notify")
 
 
-def _close_unpaid(session: Session, payment_id: int, number: str, trade_state: str) -> None:
+def _close_unpaid(session: DbSession, payment_id: int, number: str, trade_state: str) -> None:
     with unit_of_work(session):
         closed = session.execute(
             update(Payment)
@@ -274,7 +273,7 @@ def _close_unpaid(session: Session, payment_id: int, number: str, trade_state: s
             audit(session, None, "payment.closed", "order", number, trade_state=trade_state)
 
 
-def reconcile_payment(session: Session, order_id: int) -> str:
+def reconcile_payment(session: DbSession, order_id: int) -> str:
     """Ask WeChat about an order's pending payment and apply what it says.
 
     Returns ``paid`` (marked paid now), ``late_refund`` (paid after cancellation,
@@ -334,7 +333,7 @@ def reconcile_payment(session: Session, order_id: int) -> str:
 
 
 def reconcile_pending_payments(
-    session: Session, older_than_minutes: int = 5, limit: int = 200
+    session: DbSession, older_than_minutes: int = 5, limit: int = 200
 ) -> int:
     """Reconcile pending payments older than the given age; returns how many turned out paid."""
     cutoff = utcnow() - timedelta(minutes=older_than_minutes)

@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
 from webapp.domain.order_rules import REFUNDABLE
 from webapp.domain.refund_rules import (
@@ -68,7 +67,7 @@ from webapp.payments.notify import NotifyOutcome, NotifyRejected, RefundNotice, 
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
 from webapp.services.orders import get_visible_order
-from webapp.services.uow import unit_of_work
+from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class _Refused(Exception):
     """Internal: refuse a notify after rolling back whatever the transaction did."""
 
 
-def _in_flight(session: Session, order_id: int) -> tuple[int, dict[int, tuple[int, int]]]:
+def _in_flight(session: DbSession, order_id: int) -> tuple[int, dict[int, tuple[int, int]]]:
     """Fen and per-line (units, fen) held by this order's refunds still processing."""
     rows = session.execute(
         select(RefundLine.order_line_id, RefundLine.quantity, RefundLine.amount_fen)
@@ -98,7 +97,7 @@ def _in_flight(session: Session, order_id: int) -> tuple[int, dict[int, tuple[in
     return int(total or 0), per_line
 
 
-def refund_state(session: Session, order: Order) -> OrderState:
+def refund_state(session: DbSession, order: Order) -> OrderState:
     """The order as the refund rules see it: paid, refunded and in-flight amounts per line."""
     in_flight_total, per_line = _in_flight(session, order.id)
     lines = tuple(
@@ -118,7 +117,7 @@ def refund_state(session: Session, order: Order) -> OrderState:
 
 
 def open_refund(
-    session: Session,
+    session: DbSession,
     order: Order,
     plan: RefundPlan,
     reason: str,
@@ -182,7 +181,7 @@ def _line_requests(lines: Sequence[LineSpec] | None) -> list[LineRequest] | None
 
 
 def request_refund(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     order_id: int,
     lines: Sequence[LineSpec] | None = None,
@@ -236,7 +235,7 @@ def request_refund(
     return result
 
 
-def list_refunds(session: Session, actor: Actor, order_id: int) -> list[Refund]:
+def list_refunds(session: DbSession, actor: Actor, order_id: int) -> list[Refund]:
     """Refunds of an order the actor may see, oldest first."""
     get_visible_order(session, actor, order_id)
     return list(
@@ -244,7 +243,7 @@ def list_refunds(session: Session, actor: Actor, order_id: int) -> list[Refund]:
     )
 
 
-def submit_refund(session: Session, refund_id: int) -> str:
+def submit_refund(session: DbSession, refund_id: int) -> str:
     """Ask WeChat to pay a processing refund back; returns the refund's status afterwards."""
     with unit_of_work(session):
         row = session.execute(
@@ -301,7 +300,7 @@ def _status_to_return_to(refund: Refund, order: Order) -> str:
     return OrderStatus.PARTIALLY_REFUNDED if order.refunded_fen else OrderStatus.PAID
 
 
-def _restore_order(session: Session, refund: Refund, order: Order) -> str:
+def _restore_order(session: DbSession, refund: Refund, order: Order) -> str:
     previous = _status_to_return_to(refund, order)
     moved = session.execute(
         update(Order)
@@ -314,7 +313,7 @@ def _restore_order(session: Session, refund: Refund, order: Order) -> str:
     return str(session.scalar(select(Order.status).where(Order.id == order.id)))
 
 
-def _fail_refund(session: Session, refund_id: int, reason: str, raw: str | None) -> bool:
+def _fail_refund(session: DbSession, refund_id: int, reason: str, raw: str | None) -> bool:
     """Mark a processing refund failed and put its order back; False if it was not processing."""
     with unit_of_work(session):
         values: dict[str, object] = {
@@ -344,7 +343,7 @@ def _fail_refund(session: Session, refund_id: int, reason: str, raw: str | None)
     return True
 
 
-def _apply_success(session: Session, refund: Refund, order: Order, notice: RefundNotice) -> str:
+def _apply_success(session: DbSession, refund: Refund, order: Order, notice: RefundNotice) -> str:
     for part in refund.lines:
         session.execute(
             update(OrderLine)
@@ -412,7 +411,7 @@ def _apply_success(session: Session, refund: Refund, order: Order, notice: Refun
     return str(status)
 
 
-def _settle(session: Session, notice: RefundNotice, raw: str) -> NotifyOutcome:
+def _settle(session: DbSession, notice: RefundNotice, raw: str) -> NotifyOutcome:
     """Apply a refund outcome reported by WeChat (notify or query) exactly once."""
     now = utcnow()
     try:
@@ -463,7 +462,7 @@ def _settle(session: Session, notice: RefundNotice, raw: str) -> NotifyOutcome:
         return NotifyOutcome(False, "refused")
 
 
-def apply_refund_notify(session: Session, raw_xml: bytes | str) -> NotifyOutcome:
+def apply_refund_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
     """Decrypt, check and apply a WeChat refund notify; a repeated notify changes nothing."""
     try:
         notice, fields = pay_gateway().parse_refund_notify(raw_xml)
@@ -473,7 +472,7 @@ def apply_refund_notify(session: Session, raw_xml: bytes | str) -> NotifyOutcome
     return _settle(session, notice, json.dumps(fields, ensure_ascii=False, sort_keys=True))
 
 
-def reconcile_refund(session: Session, refund_id: int) -> str:
+def reconcile_refund(session: DbSession, refund_id: int) -> str:
     """Resolve a processing refund by asking WeChat; re-submits if WeChat never got it."""
     with unit_of_work(session):
         row = session.execute(
@@ -519,7 +518,7 @@ def reconcile_refund(session: Session, refund_id: int) -> str:
 
 
 def reconcile_processing_refunds(
-    session: Session, older_than_minutes: int = 10, limit: int = 100
+    session: DbSession, older_than_minutes: int = 10, limit: int = 100
 ) -> int:
     """Reconcile refunds stuck in processing; returns how many reached a final status."""
     cutoff = utcnow() - timedelta(minutes=older_than_minutes)
