@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+CODE := webapp bots referral commissions workers
 # Every bench/*.py except helpers is a benchmark printing a last line `RESULT key=value ...`.
 BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py bench/echo_bare_app.py bench/echo_werobot_app.py,$(wildcard bench/*.py))
 
@@ -27,7 +28,9 @@ demo: install ## run the demo shop: web, worker, embedded Redis and the WeChat s
 services: ## make sure PostgreSQL's server programs are present for the tests
 	@bash scripts/ensure-test-services.sh
 
-test: install services ## the whole test suite (SQLite, PostgreSQL, real Redis)
+test: install services ## lint, type-check, then the whole suite (SQLite, PostgreSQL, real Redis)
+	$(BIN)/ruff check $(CODE) tests bench
+	$(BIN)/mypy $(CODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## unit tests only
@@ -37,10 +40,10 @@ bench: install services ## benchmarks; each prints a last line `RESULT key=value
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: install ## ruff
-	$(BIN)/ruff check webapp bots referral commissions workers tests bench
+	$(BIN)/ruff check $(CODE) tests bench
 
 typecheck: install ## mypy
-	$(BIN)/mypy webapp bots referral commissions workers
+	$(BIN)/mypy $(CODE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
