@@ -134,8 +134,10 @@ class _Turn:
 
     def user_did(self, inbound: Inbound) -> None:
         kind = inbound.kind
-        if kind in (InboundKind.VIEW, InboundKind.OTHER):
-            return  # nothing the user is waiting for an answer to
+        if kind is InboundKind.VIEW or (
+            kind is InboundKind.OTHER and (inbound.text or "").startswith("event:")
+        ):
+            return  # opening a link or a system event: nobody is waiting for an answer
         if kind is InboundKind.UNSUBSCRIBE:
             self.s = State(lang=self.s.lang)
             return
@@ -148,6 +150,8 @@ class _Turn:
             self._command(g.Command(command, exact=True))
         elif kind is InboundKind.TEXT:
             self._typed(inbound.text)
+        elif kind is InboundKind.OTHER:
+            self.reply(self.t("help"))  # a message type we do not know: show what we do know
         else:
             self.reply(self.t("media"), self.t("help"))
 

@@ -564,10 +564,22 @@ def test_unsubscribe_forgets_everything_and_says_nothing():
     assert turn.state.flow is None and turn.state.listing is None
 
 
-@pytest.mark.parametrize("kind", [InboundKind.VIEW, InboundKind.OTHER])
-def test_events_that_need_no_answer_get_none(kind):
-    turn = on_input(State(), Inbound(kind, "http://x"), Context(T0))
+@pytest.mark.parametrize(
+    "inbound",
+    [
+        Inbound(InboundKind.VIEW, "http://x"),
+        Inbound(InboundKind.OTHER, "event:templatesendjobfinish"),
+    ],
+)
+def test_events_that_need_no_answer_get_none(inbound):
+    turn = on_input(State(), inbound, Context(T0))
     assert turn.replies == () and turn.intents == ()
+
+
+def test_an_unknown_message_type_gets_help():
+    turn = on_input(State(), Inbound(InboundKind.OTHER, "miniprogrampage"), Context(T0))
+    assert len(turn.replies) == 1
+    assert "菜单" in turn.replies[0].text
 
 
 def test_idle_time_is_configurable():
