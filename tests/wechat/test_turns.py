@@ -200,3 +200,50 @@ def test_a_message_opens_the_customer_service_window_once(wx, storefront):
         post(wx, text_xml("hello", openid="o-window-1", msg_id=4242))
     claims = [claim_quota("o-window-1") for _ in range(6)]
     assert claims == ["message"] * 5 + ["over_quota"]
+
+
+# --- the claim script: nonce, turn and quota in one round trip ----------------------------
+
+
+def test_begin_claims_once_and_notes_only_for_the_owner(app):
+    from webapp.chat.outbound import _quota_key, interaction_note
+
+    conn = get_redis()
+    note = interaction_note("o-begin-1", "text", now=1000.0)
+    assert dedupe.begin(conn, "msg\x1f51", 60, note=note).owner
+    assert conn.hget(_quota_key("o-begin-1"), "msg_at") == b"1000.0"
+    conn.hset(_quota_key("o-begin-1"), "msg_used", 3)
+    retry = dedupe.begin(conn, "msg\x1f51", 60,
+                         note=interaction_note("o-begin-1", "text", now=2000.0))
+    assert retry == dedupe.Claim(owner=False)
+    # A retry is the same message: it neither reopens the window nor resets the count.
+    assert conn.hmget(_quota_key("o-begin-1"), "msg_at", "msg_used") == [b"1000.0", b"3"]
+
+
+def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
+    from webapp.chat.outbound import _quota_key, interaction_note
+
+    conn = get_redis()
+    mine = dedupe.nonce_binding("1", "n-begin", b"mine", 60)
+    assert dedupe.begin(conn, "msg\x1f61", 60, nonce=mine).owner
+    # WeChat's retry: same query, same body, so it is the same turn.
+    again = dedupe.begin(conn, "msg\x1f61", 60, nonce=mine)
+    assert not again.owner and not again.replayed
+    forged = dedupe.nonce_binding("1", "n-begin", b"forged", 60)
+    note = interaction_note("o-begin-2", "text")
+    assert dedupe.begin(conn, "msg\x1f62", 60, nonce=forged, note=note).replayed
+    assert conn.get(dedupe.turn_key("msg\x1f62")) is None
+    assert not conn.exists(_quota_key("o-begin-2"))
+    assert 0 < conn.ttl(mine.key) <= 60
+
+
+def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
+    from webapp.chat.outbound import _quota_key, interaction_note
+
+    conn = get_redis()
+    conn.set(_quota_key("o-begin-3"), "not a hash")  # HSET fails with WRONGTYPE
+    note = interaction_note("o-begin-3", "click")
+    assert dedupe.begin(conn, "msg\x1f71", 60, note=note).owner
+    assert conn.get(dedupe.turn_key("msg\x1f71")) == dedupe.RUNNING
+    conn.script_flush()  # a restarted server: the script is loaded again
+    assert not dedupe.begin(conn, "msg\x1f71", 60, note=note).owner

@@ -5,6 +5,11 @@ identity (see ``bots.wechat.inbound``). ``SET NX`` makes exactly one request the
 owner, in every process; the owner stores the passive answer when done, and a
 retry gets that answer, or ``success`` while the owner is still running. The
 record is never deleted before its TTL, so a retry never runs a side effect again.
+
+``begin`` does everything a request needs before its turn in one round trip (one
+Lua script, so atomic): tie a plaintext request's signed nonce to its body, claim
+the turn, and for the owner only, note the user's interaction for the
+customer-service quotas (``webapp.chat.outbound``).
 """
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ import hashlib
 from dataclasses import dataclass
 
 import redis
+
+from webapp.chat.lua import Lua
+from webapp.chat.outbound import NOTE_LUA, InteractionNote
 
 TURN_PREFIX = "chatshop:wechat:turn:"
 NONCE_PREFIX = "chatshop:wechat:nonce:"
@@ -25,6 +33,42 @@ class Claim:
 
     owner: bool  # this request runs the turn
     answer: str | None = None  # a finished turn's passive answer ("" = success); None = running
+    replayed: bool = False  # the signed nonce came with another body: refuse, claim nothing
+
+
+@dataclass(frozen=True)
+class NonceBinding:
+    """A plaintext request's signed (timestamp, nonce), to be tied to its body."""
+
+    key: str
+    digest: bytes
+    ttl: int
+
+
+# KEYS: turn record, then the nonce binding when ARGV[2] ~= '', then the quota hash
+# when ARGV[4] ~= ''. ARGV: 1 turn TTL, 2 body digest, 3 nonce TTL, 4.. the note's
+# arguments (kind, now, msg used, evt used, TTL). Replies {'replayed'}, {'owner'} or
+# {'retry', record}.
+_BEGIN = Lua(NOTE_LUA + """
+local k = 2
+if ARGV[2] ~= '' then
+  local nonce = KEYS[k]
+  k = k + 1
+  if not redis.call('SET', nonce, ARGV[2], 'NX', 'EX', ARGV[3]) then
+    local bound = redis.call('GET', nonce)
+    if bound and bound ~= ARGV[2] then
+      return {'replayed'}
+    end
+  end
+end
+if not redis.call('SET', KEYS[1], 'running', 'NX', 'EX', ARGV[1]) then
+  return {'retry', redis.call('GET', KEYS[1])}
+end
+if ARGV[4] ~= '' then
+  note_interaction(redis.pcall, KEYS[k], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+end
+return {'owner'}
+""")
 
 
 def turn_id(identity: str) -> str:
@@ -37,16 +81,54 @@ def turn_key(identity: str) -> str:
     return TURN_PREFIX + turn_id(identity)
 
 
-def claim(conn: redis.Redis, identity: str, ttl: int) -> Claim:
-    """Become the owner of this turn, or learn what its owner answered."""
-    key = turn_key(identity)
-    if conn.set(key, RUNNING, nx=True, ex=ttl):
+def nonce_binding(timestamp: str, nonce: str, body: bytes, ttl: int) -> NonceBinding:
+    """What ``begin`` needs to tie a signed (timestamp, nonce) to ``body``.
+
+    A plaintext request's signature does not cover its body, so without this a
+    captured query string could carry any message for the whole replay window.
+    """
+    key = NONCE_PREFIX + hashlib.sha256(f"{timestamp}\x1f{nonce}".encode()).hexdigest()
+    return NonceBinding(key, hashlib.sha256(body).hexdigest().encode(), ttl)
+
+
+def begin(
+    conn: redis.Redis,
+    identity: str,
+    ttl: int,
+    *,
+    nonce: NonceBinding | None = None,
+    note: InteractionNote | None = None,
+) -> Claim:
+    """Bind the nonce (if given), claim the turn, and note the interaction if we own it.
+
+    A nonce already bound to another body refuses the request before anything is
+    claimed or noted (``Claim.replayed``).
+    """
+    keys = [turn_key(identity)]
+    args: list[str | int | bytes] = [ttl, "", 0]
+    if nonce is not None:
+        keys.append(nonce.key)
+        args[1:3] = [nonce.digest, nonce.ttl]
+    if note is not None:
+        keys.append(note.key)
+        args.extend(note.args)
+    else:
+        args.append("")
+    reply = _BEGIN(conn, keys, args)
+    status = reply[0]
+    if status == b"owner":
         return Claim(owner=True)
-    state = conn.get(key)
+    if status == b"replayed":
+        return Claim(owner=False, replayed=True)
+    state = reply[1] if len(reply) > 1 else None
     if isinstance(state, bytes) and state.startswith(DONE):
         return Claim(owner=False, answer=state[len(DONE):].decode("utf-8"))
-    # Running, or expired between the two calls: both mean "already handled".
-    return Claim(owner=False)
+    return Claim(owner=False)  # still running
+
+
+def claim(conn: redis.Redis, identity: str, ttl: int) -> Claim:
+    """Become the owner of this turn, or learn what its owner answered."""
+    return begin(conn, identity, ttl)
 
 
 def finish(conn: redis.Redis, identity: str, answer: str, ttl: int) -> None:
@@ -55,13 +137,8 @@ def finish(conn: redis.Redis, identity: str, answer: str, ttl: int) -> None:
 
 
 def bind_nonce(conn: redis.Redis, timestamp: str, nonce: str, body: bytes, ttl: int) -> bool:
-    """Tie a signed (timestamp, nonce) to the first body seen with it; False for another body.
-
-    A plaintext request's signature does not cover its body, so without this a
-    captured query string could carry any message for the whole replay window.
-    """
-    key = NONCE_PREFIX + hashlib.sha256(f"{timestamp}\x1f{nonce}".encode()).hexdigest()
-    digest = hashlib.sha256(body).hexdigest().encode()
-    if conn.set(key, digest, nx=True, ex=ttl):
+    """Tie a signed (timestamp, nonce) to the first body seen with it; False for another body."""
+    binding = nonce_binding(timestamp, nonce, body, ttl)
+    if conn.set(binding.key, binding.digest, nx=True, ex=ttl):
         return True
-    return conn.get(key) in (digest, None)
+    return conn.get(binding.key) in (binding.digest, None)

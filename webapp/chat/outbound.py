@@ -35,6 +35,7 @@ from rq import Retry
 from wechatpy.exceptions import WeChatClientException
 
 from bots.messages import ArticleReply, Reply, TextReply
+from webapp.chat.lua import Lua
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -61,28 +62,40 @@ LOG_KEY = KEY_PREFIX + ":log"
 LOG_LENGTH = 1000
 PROGRESS_TTL_SECONDS = PAYMENT_WINDOW_SECONDS
 
-_NOTE = """
-local key = KEYS[1]
-local kind = ARGV[1]
-local now = ARGV[2]
-if kind == 'message' then
-  redis.call('HSET', key, 'msg_at', now, 'msg_used', 0)
-elseif kind == 'event' then
-  redis.call('HSET', key, 'evt_at', now, 'evt_used', 0)
-elseif kind == 'payment' then
-  redis.call('HSET', key, 'pay_at', now)
-elseif kind == 'exhausted' then
-  redis.call('HDEL', key, 'pay_at')
-  redis.call('HSET', key, 'msg_used', ARGV[3], 'evt_used', ARGV[4])
+# Records one interaction in the quota hash ``key``. Shared by _NOTE and by the
+# webhook's turn claim (webapp.chat.dedupe.begin), which notes the user's message in
+# the same round trip as it claims the turn and passes redis.pcall as ``call``: a
+# bookkeeping error must not abort the claim half way (Redis does not roll scripts back).
+NOTE_LUA = """
+local function note_interaction(call, key, kind, now, msg_used, evt_used, ttl)
+  if kind == 'unsubscribe' then
+    call('DEL', key)
+    return
+  elseif kind == 'message' then
+    call('HSET', key, 'msg_at', now, 'msg_used', 0)
+  elseif kind == 'event' then
+    call('HSET', key, 'evt_at', now, 'evt_used', 0)
+  elseif kind == 'payment' then
+    call('HSET', key, 'pay_at', now)
+  elseif kind == 'exhausted' then
+    call('HDEL', key, 'pay_at')
+    call('HSET', key, 'msg_used', msg_used, 'evt_used', evt_used)
+  else
+    return
+  end
+  call('EXPIRE', key, ttl)
 end
-redis.call('EXPIRE', key, ARGV[5])
-return 1
 """
+
+_NOTE = Lua(NOTE_LUA + """
+note_interaction(redis.call, KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return 1
+""")
 
 # Returns the window a message may use ('payment', 'event', 'message') after
 # counting it, or why it may not ('over_quota', 'no_window'). The short event
 # window is spent first: it closes within a minute anyway.
-_CLAIM = """
+_CLAIM = Lua("""
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local h = redis.call('HMGET', key, 'pay_at', 'evt_at', 'evt_used', 'msg_at', 'msg_used')
@@ -110,7 +123,7 @@ if exhausted then
   return 'over_quota'
 end
 return 'no_window'
-"""
+""")
 
 
 class TransientSendError(Exception):
@@ -144,13 +157,42 @@ def _state_ttl() -> int:
     return max(MESSAGE_WINDOW_SECONDS, PAYMENT_WINDOW_SECONDS) + 3600
 
 
-def _note(conn: redis.Redis, openid: str, kind: str, now: float | None) -> None:
-    script = conn.register_script(_NOTE)
+@dataclass(frozen=True)
+class InteractionNote:
+    """What to record for one user interaction: ``NOTE_LUA``'s arguments after the key."""
+
+    key: str
+    args: tuple[str | int, ...]
+
+
+def interaction_note(openid: str, kind: str, now: float | None = None) -> InteractionNote | None:
+    """The quota bookkeeping an interaction of ``kind`` (an InboundKind value) calls for.
+
+    None when it changes nothing (a VIEW click, a system event...).
+    """
+    kind = str(kind)
+    if kind == "unsubscribe":
+        window = "unsubscribe"
+    elif kind in MESSAGE_KINDS:
+        window = "message"
+    elif kind in EVENT_KINDS:
+        window = "event"
+    else:
+        return None
+    return _note_args(openid, window, now)
+
+
+def _note_args(openid: str, window: str, now: float | None) -> InteractionNote:
     moment = time.time() if now is None else now
-    script(
-        keys=[_quota_key(openid)],
-        args=[kind, repr(float(moment)), MESSAGE_LIMIT, EVENT_LIMIT, _state_ttl()],
+    return InteractionNote(
+        _quota_key(openid),
+        (window, repr(float(moment)), MESSAGE_LIMIT, EVENT_LIMIT, _state_ttl()),
     )
+
+
+def _note(conn: redis.Redis, openid: str, kind: str, now: float | None) -> None:
+    note = _note_args(openid, kind, now)
+    _NOTE(conn, [note.key], note.args)
 
 
 def note_user_interaction(
@@ -160,20 +202,15 @@ def note_user_interaction(
 
     A message (text, media, location, link) opens the 48 h window for 5
     messages; a menu click, follow or scan the 1 minute window for 3. An
-    unsubscribe closes every window. Cheap enough to call on every webhook.
+    unsubscribe closes every window. The webhook does the same bookkeeping
+    inside its turn claim (``interaction_note``); this is for everyone else.
     """
-    conn = get_redis(_app(app))
-    kind = str(kind)
-    if kind == "unsubscribe":
-        conn.delete(_quota_key(openid))
+    note = interaction_note(openid, kind, now)
+    if note is None:
         return False
-    if kind in MESSAGE_KINDS:
-        _note(conn, openid, "message", now)
-        return True
-    if kind in EVENT_KINDS:
-        _note(conn, openid, "event", now)
-        return True
-    return False
+    conn = get_redis(_app(app))
+    _NOTE(conn, [note.key], note.args)
+    return note.args[0] != "unsubscribe"
 
 
 def note_payment(openid: str, *, now: float | None = None, app: Flask | None = None) -> None:
@@ -187,10 +224,10 @@ def claim_quota(
     """Count one message against the user's windows: the window used, or why none may be."""
     conn = get_redis(_app(app))
     moment = time.time() if now is None else now
-    script = conn.register_script(_CLAIM)
-    answer = script(
-        keys=[_quota_key(openid)],
-        args=[repr(float(moment)), MESSAGE_WINDOW_SECONDS, MESSAGE_LIMIT, EVENT_WINDOW_SECONDS,
+    answer = _CLAIM(
+        conn,
+        [_quota_key(openid)],
+        [repr(float(moment)), MESSAGE_WINDOW_SECONDS, MESSAGE_LIMIT, EVENT_WINDOW_SECONDS,
               EVENT_LIMIT, PAYMENT_WINDOW_SECONDS],
     )
     return answer.decode() if isinstance(answer, bytes) else str(answer)

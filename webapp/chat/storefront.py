@@ -4,7 +4,8 @@
 (:mod:`bots.dialogue.engine`) decide, carries out the intents it asks for
 through :class:`webapp.chat.executor.Executor`, feeds each result back to the
 engine and saves the new state. Messages of one user are answered one at a
-time (a Redis lock), so a double tap sees the state the first tap left.
+time (a Redis lock), so a double tap sees the state the first tap left; taking
+the lock reads the state and releasing it writes the new one (two round trips).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from bots.dialogue.intents import Intent
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, Reply, TextReply
 from webapp.chat.executor import Executor
-from webapp.chat.state_store import STATE_TTL_SECONDS, Busy, StateStore
+from webapp.chat.state_store import STATE_TTL_SECONDS, Busy, Conversation, StateStore
 from webapp.errors import DomainError
 from webapp.redis_conn import get_redis
 from webapp.services.actors import Actor
@@ -48,8 +49,8 @@ def respond(session: Session, openid: str, inbound: Inbound) -> list[Reply]:
     store = state_store()
     wait = float(current_app.config.get("CHAT_LOCK_WAIT_SECONDS", 2.0))
     try:
-        with store.user_lock(openid, wait_seconds=wait):
-            return _respond(session, store, openid, inbound)
+        with store.conversation(openid, wait_seconds=wait) as convo:
+            return _respond(session, store, convo, openid, inbound)
     except Busy:
         return [TextReply(say("zh", "internal"))]
     except DomainError as exc:  # e.g. an openid WeChat would never send
@@ -107,11 +108,13 @@ def _followers() -> _FollowerCache:
     return current_app.extensions.setdefault("chatshop.chat_followers", _FollowerCache())
 
 
-def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound) -> list[Reply]:
+def _respond(
+    session: Session, store: StateStore, convo: Conversation, openid: str, inbound: Inbound
+) -> list[Reply]:
     leaving = inbound.kind is InboundKind.UNSUBSCRIBE
     actor = _followers().actor(session, openid, inbound.kind)
     if leaving:
-        store.clear(openid)
+        convo.clear()
         return []
     config = current_app.config
     ctx = Context(
@@ -119,7 +122,7 @@ def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound)
         nonce=secrets.token_urlsafe(12),
         idle_seconds=int(config.get("CHAT_IDLE_SECONDS", IDLE_SECONDS)),
     )
-    loaded = store.load(openid)
+    loaded = convo.state
     turn = on_input(loaded, inbound, ctx)
     state, replies = turn.state, list(turn.replies)
     pending: deque[Intent] = deque(turn.intents)
@@ -133,5 +136,5 @@ def _respond(session: Session, store: StateStore, openid: str, inbound: Inbound)
         replies.extend(turn.replies)
         pending.extend(turn.intents)
     if state != loaded:  # most browse commands leave nothing new to remember
-        store.save(openid, state)
+        convo.save(state)
     return replies

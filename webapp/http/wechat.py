@@ -36,6 +36,7 @@ from bots.wechat import (
 )
 from bots.wechat.crypto import seal
 from webapp.chat import dedupe
+from webapp.chat.outbound import interaction_note
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -143,15 +144,17 @@ def _read_body() -> bytes:
     return body
 
 
-def _open(query: SignedQuery, body: bytes) -> tuple[dict[str, str], Any]:
-    """The message fields, and the crypto to seal the reply with (None for plaintext)."""
+def _open(
+    query: SignedQuery, body: bytes
+) -> tuple[dict[str, str], Any, dedupe.NonceBinding | None]:
+    """The message fields, the crypto to seal the reply with (None for plaintext), and for
+    plaintext the nonce binding that ``dedupe.begin`` checks with the turn claim."""
     if not query.encrypted:
         if _setting("WECHAT_REQUIRE_ENCRYPTION", False):
             raise Refused(403, "plaintext message while encryption is required")
         ttl = 2 * int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300)) + 60
-        if not dedupe.bind_nonce(get_redis(), query.timestamp, query.nonce, body, ttl):
-            raise Refused(403, "signed query replayed with another body")
-        return parse_fields(body), None
+        binding = dedupe.nonce_binding(query.timestamp, query.nonce, body, ttl)
+        return parse_fields(body), None, binding
     keys = _aes_keys()
     if not keys.enabled:
         raise Refused(400, "encrypted message but no EncodingAESKey configured")
@@ -164,7 +167,7 @@ def _open(query: SignedQuery, body: bytes) -> tuple[dict[str, str], Any]:
     if not signature_matches(expected, query.msg_signature):
         raise Refused(403, "msg_signature mismatch")
     opened = keys.open(encrypt, query.msg_signature, query.timestamp, query.nonce)
-    return parse_fields(opened.xml.encode("utf-8")), opened.crypto
+    return parse_fields(opened.xml.encode("utf-8")), opened.crypto, None
 
 
 @blp.post("/wechat")
@@ -173,7 +176,7 @@ def receive() -> Response:
     try:
         body = _read_body()
         query = _check_query(post=True)
-        fields, crypto = _open(query, body)
+        fields, crypto, nonce = _open(query, body)
         message = read_message(fields)
     except Refused as exc:
         return _refuse(exc.status, exc.reason)
@@ -181,7 +184,12 @@ def receive() -> Response:
     # A record must outlive the replay window, or a replay inside it would run again.
     window = int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300))
     ttl = max(int(_setting("WECHAT_DEDUPE_TTL_SECONDS", 600)), window + 60)
-    claimed = dedupe.claim(conn, message.identity, ttl)
+    # One round trip: bind the nonce, claim the turn and, for the owner, record the
+    # user's action (it opens WeChat's customer-service message window).
+    note = interaction_note(message.openid, message.inbound.kind)
+    claimed = dedupe.begin(conn, message.identity, ttl, nonce=nonce, note=note)
+    if claimed.replayed:
+        return _refuse(403, "signed query replayed with another body")
     if not claimed.owner:
         log.info("wechat retry of a handled turn (%s)", message.inbound.kind)
         return _answer(claimed.answer or "", crypto)
@@ -257,23 +265,16 @@ class _Turn:
             except Exception:  # noqa: BLE001 - a pool thread has nobody to raise to
                 log.exception("wechat turn: customer-service delivery failed")
 
-    def _open_service_window(self, inbound: Inbound) -> None:
-        """Record the user's action: it opens WeChat's customer-service message window."""
-        from webapp.chat.outbound import note_user_interaction
-
-        try:
-            note_user_interaction(self.message.openid, inbound.kind)
-        except Exception:  # noqa: BLE001 - quota bookkeeping must not stop the reply
-            log.exception("wechat turn: could not record the user interaction")
-
     def _respond(self) -> list[Reply]:
         """The storefront's replies, or an apology if it failed (the user never sees a 500)."""
         inbound = self.message.inbound
         try:
             # The storefront makes sure the user exists (and records follow/unfollow).
-            self._open_service_window(inbound)
             replies = list(storefront_respond(db.session, self.message.openid, inbound) or [])
-            db.session.commit()
+            # Most turns only browse cached lists: no session, no transaction, nothing to
+            # commit (and asking the scoped session would create one).
+            if db.session.registry.has() and db.session().in_transaction():
+                db.session.commit()
         except Exception:  # noqa: BLE001 - any storefront fault becomes an apology
             log.exception("wechat turn (%s) failed in the storefront", inbound.kind)
             db.session.rollback()
