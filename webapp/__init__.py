@@ -36,6 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     redis_conn.init_app(app)
     errors.init_app(app)
 
+    from webapp.sessions import BrowserOnlySessionInterface
+
+    app.session_interface = BrowserOnlySessionInterface()
+
     from webapp.http import register_http
 
     register_http(app)

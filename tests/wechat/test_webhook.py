@@ -251,3 +251,17 @@ def test_a_body_of_exactly_one_mib_is_accepted(wx, storefront):
     assert len(body) == 1024 * 1024
     assert wx.post("/wechat", query_string=signed_query(), data=body).status_code == 200
     assert len(storefront.calls) == 1
+
+
+def test_webhook_requests_get_no_cookie_session_but_pages_do(wx_app):
+    from flask.sessions import NullSession
+
+    interface = wx_app.session_interface
+    with wx_app.test_request_context("/wechat", method="POST"):
+        from flask import request
+
+        assert isinstance(interface.open_session(wx_app, request), NullSession)
+    with wx_app.test_request_context("/h5/orders"):
+        from flask import request
+
+        assert not isinstance(interface.open_session(wx_app, request), NullSession)
