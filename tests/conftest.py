@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
+from tests.support.live_server import LiveSandbox, reserve_port, serve
 from tests.support.postgres import PostgresServer, create_database, start_postgres
 from tests.support.redis_server import start_redis
 from webapp import create_app
@@ -128,3 +129,22 @@ def any_app(request: pytest.FixtureRequest) -> Flask:
 def client(app: Flask) -> Any:
     """Test client of the SQLite app."""
     return app.test_client()
+
+
+@pytest.fixture
+def live_sandbox(make_test_app: Any) -> Iterator[LiveSandbox]:
+    """The app in sandbox mode served on a free port (context pushed, SQLite, empty Redis)."""
+    port = reserve_port()
+    application = make_test_app(
+        WECHAT_SANDBOX=True,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        SANDBOX_NOTIFY_RETRY_DELAYS=(),
+    )
+    with application.app_context():
+        db.create_all()
+        get_redis().flushdb()
+        with serve(application, port) as url:
+            yield LiveSandbox(application, url)
+        db.session.remove()
+        get_redis().flushdb()
+        db.engine.dispose()

@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 
 from tests.integration.test_payments_support import FakeGateway, install_fake_gateway
-from tests.support.live_server import reserve_port, serve
 from tests.wechat_client.conftest import fake  # noqa: F401  (the fake WeChat API)
 from tests.wechat_client.fake_wechat import FakeWeChat
 from webapp.extensions import db
@@ -40,31 +39,8 @@ def real_mode(make_test_app: Any, fake: FakeWeChat) -> Iterator[RealModeApp]:  #
         get_redis().flushdb()
 
 
-@dataclass
-class LiveSandbox:
-    """A sandbox app served over HTTP (OAuth and Pay are the sandbox's) and its base URL."""
-
-    app: Flask
-    url: str
 
 
-@pytest.fixture
-def live_sandbox(make_test_app: Any) -> Iterator[LiveSandbox]:
-    """The app in sandbox mode, served on a free port, its context pushed."""
-    port = reserve_port()
-    application = make_test_app(
-        WECHAT_SANDBOX=True,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        SANDBOX_NOTIFY_RETRY_DELAYS=(),
-    )
-    with application.app_context():
-        db.create_all()
-        get_redis().flushdb()
-        with serve(application, port) as url:
-            yield LiveSandbox(application, url)
-        db.session.remove()
-        get_redis().flushdb()
-        db.engine.dispose()
 
 
 def oauth_target(location: str) -> tuple[str, dict[str, str]]:

@@ -8,9 +8,10 @@ import time
 import requests
 from sqlalchemy import select
 
-from tests.h5.conftest import LiveSandbox, oauth_target
+from tests.h5.conftest import oauth_target
 from tests.integration.test_payments_support import place_order
 from tests.support.factories import make_user
+from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
 from webapp.models import Order, OrderStatus
 from webapp.sandbox import oa

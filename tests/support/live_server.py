@@ -15,8 +15,10 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 HOST = "127.0.0.1"
@@ -69,3 +71,11 @@ def serve(app: Callable[..., Any], port: int | None = None) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@dataclass
+class LiveSandbox:
+    """An app in sandbox mode served over HTTP (WeChat's APIs are the sandbox's), and its URL."""
+
+    app: Flask
+    url: str

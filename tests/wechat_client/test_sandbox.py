@@ -9,7 +9,7 @@ import requests
 
 import webapp.cli
 from bots.messages import ArticleReply, TextReply
-from tests.wechat_client.conftest import LiveSandbox
+from tests.support.live_server import LiveSandbox
 from webapp.chat.outbound import (
     MESSAGE_LIMIT,
     delivery_log,
