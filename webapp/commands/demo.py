@@ -88,6 +88,10 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
+# A demo-only EncodingAESKey (43 characters of base64, as WeChat issues them).
+DEMO_ENCODING_AES_KEY = "ChatShopDemoOnlyEncodingAESKeyNotForProd012"
+
+
 def _child_env(app: Flask, public_base_url: str, sandbox: bool) -> dict[str, str]:
     """Environment of the children: same database, same Redis, sandbox on."""
     from webapp.redis_conn import resolve_redis_url
@@ -98,6 +102,9 @@ def _child_env(app: Flask, public_base_url: str, sandbox: bool) -> dict[str, str
     env["DATABASE_URL"] = str(app.config["DATABASE_URL"])
     env["PUBLIC_BASE_URL"] = public_base_url
     env["WECHAT_SANDBOX"] = "1" if sandbox else "0"
+    if sandbox and not env.get("WECHAT_ENCODING_AES_KEY"):
+        # So the chat page's compatible and safe (encrypted) modes work out of the box.
+        env["WECHAT_ENCODING_AES_KEY"] = DEMO_ENCODING_AES_KEY
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
