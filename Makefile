@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 CODE := webapp bots referral commissions workers
 # Every bench/*.py except helpers is a benchmark printing a last line `RESULT key=value ...`.
-BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py bench/echo_bare_app.py bench/echo_werobot_app.py,$(wildcard bench/*.py))
+BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py bench/echo_bare_app.py bench/echo_werobot_app.py bench/support.py,$(wildcard bench/*.py))
 
 .PHONY: install demo test test-fast bench lint typecheck clean services
 

