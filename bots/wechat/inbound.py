@@ -119,12 +119,3 @@ def read_message(fields: Mapping[str, str]) -> ChatMessage:
     else:
         identity = SEP.join(("nomsgid", openid, create_time, msg_type))
     return ChatMessage(openid, account, _message(msg_type, fields), identity)
-
-
-def subscription(inbound: Inbound) -> bool | None:
-    """The subscription state an input proves: True on subscribe, False on unsubscribe."""
-    if inbound.kind is InboundKind.SUBSCRIBE:
-        return True
-    if inbound.kind is InboundKind.UNSUBSCRIBE:
-        return False
-    return None

@@ -96,6 +96,6 @@ def test_scripts_survive_a_flushed_script_cache(store):
     with store.conversation(OPENID) as convo:
         convo.save(State(lang="en"))
     get_redis().script_flush()
-    with store.user_lock(OPENID):
+    with store.conversation(OPENID):
         assert get_redis().get(LOCK)
     assert get_redis().get(LOCK) is None

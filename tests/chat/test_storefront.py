@@ -331,7 +331,7 @@ def test_a_bad_openid_gets_help_not_an_error(shop):
 def test_a_user_still_being_answered_gets_a_polite_busy(shop, any_app):
     any_app.config["CHAT_LOCK_WAIT_SECONDS"] = 0.1
     store = StateStore(get_redis())
-    with store.user_lock(OPENID):
+    with store.conversation(OPENID):
         answer = send("菜单")
     assert "稍后再试" in answer
     assert "1. 商品分类" in send("菜单")

@@ -16,6 +16,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from tests.support.live_server import reserve_port
+
 
 class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server could be started."""
@@ -35,10 +37,6 @@ def _bindir() -> str:
     return os.path.dirname(candidates[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -84,7 +82,7 @@ def start_postgres() -> PostgresServer:
     if as_user:
         shutil.chown(root, user=as_user)
         os.chmod(root, 0o755)
-    server = PostgresServer(datadir, _free_port(), bindir, as_user)
+    server = PostgresServer(datadir, reserve_port(), bindir, as_user)
     try:
         server._run(os.path.join(bindir, "initdb"), "-D", datadir, "-A", "trust", "-U", "postgres",
                     "-E", "UTF8", "--no-sync")

@@ -164,15 +164,6 @@ class StateStore:
         finally:
             self._release(openid, token, outcome, convo.saved)
 
-    @contextmanager
-    def user_lock(self, openid: str, wait_seconds: float = 2.0) -> Iterator[None]:
-        """Hold the user's conversation lock, so two quick messages are answered in turn.
-
-        Raises Busy if the previous message is still being answered after ``wait_seconds``.
-        """
-        with self.conversation(openid, wait_seconds):
-            yield
-
     @staticmethod
     def _claim_key(openid: str, token: str) -> str:
         return f"chat:checkout:{openid}:{token}"
