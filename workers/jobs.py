@@ -90,3 +90,11 @@ def reconcile_processing_refunds(older_than_minutes: int = 10) -> int:
 
     with app_context():
         return int(reconcile(db.session, older_than_minutes=older_than_minutes))
+
+
+def referral_after_completion(payload: dict[str, Any]) -> int:
+    """After an order completes: spend-based approval and tier upgrades (``order.completed``)."""
+    from referral.tiers import after_order_completed
+
+    with app_context():
+        return after_order_completed(db.session, int(payload["order_id"]))

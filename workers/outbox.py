@@ -61,6 +61,10 @@ HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {
     "order.paid": (
         OutboxHandler("chat_paid_message", "webapp.chat.notifications.send_paid_message"),
     ),
+    # Spend-based distributor approval and tier upgrades (issue 4).
+    "order.completed": (
+        OutboxHandler("referral_tiers", "workers.jobs.referral_after_completion"),
+    ),
 }
 
 

@@ -3,6 +3,13 @@ from webapp.models.catalogue import Category, Product, ProductStatus, Sku, Suppl
 from webapp.models.events import AuditEntry, OutboxMessage
 from webapp.models.orders import CartItem, Order, OrderLine, OrderStatus, Shipment
 from webapp.models.payments import Payment, PaymentStatus, Refund, RefundLine, RefundStatus
+from webapp.models.referral import (
+    Distributor,
+    DistributorTier,
+    OrderReferral,
+    ReferralBinding,
+    ReferralSettings,
+)
 from webapp.models.users import Address, ApiToken, Role, User, UserRole
 
 __all__ = [
@@ -11,14 +18,19 @@ __all__ = [
     "AuditEntry",
     "CartItem",
     "Category",
+    "Distributor",
+    "DistributorTier",
     "Order",
     "OrderLine",
+    "OrderReferral",
     "OrderStatus",
     "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Product",
     "ProductStatus",
+    "ReferralBinding",
+    "ReferralSettings",
     "Refund",
     "RefundLine",
     "RefundStatus",

@@ -12,13 +12,28 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import select
 
-from webapp.models import Category, Product, ProductStatus, Role, Sku, Supplier, User, UserRole
+from webapp.models import (
+    Category,
+    Distributor,
+    DistributorTier,
+    Product,
+    ProductStatus,
+    ReferralBinding,
+    Role,
+    Sku,
+    Supplier,
+    User,
+    UserRole,
+)
 from webapp.seed.data import (
+    BINDINGS,
     CATEGORIES,
+    INVITE_CODES,
     OPERATOR_NICKNAME,
     PEOPLE,
     PRODUCTS,
     SUPPLIERS,
+    TIERS,
     PersonSeed,
 )
 from webapp.seed.images import write_product_image
@@ -111,6 +126,33 @@ def _follower(session: DbSession, report: SeedReport, person: PersonSeed) -> Use
     return user
 
 
+def _referral_tree(session: DbSession, report: SeedReport, by_openid: dict[str, User]) -> None:
+    """Demo tiers, distributors with fixed invite codes, and a small tree."""
+    from referral.binding import bind
+    from referral.domain.rules import BindingSource, DistributorStatus
+
+    with unit_of_work(session):
+        for tier in TIERS:
+            if session.scalar(select(DistributorTier).where(DistributorTier.code == tier.code)):
+                continue
+            session.add(DistributorTier(code=tier.code, name=tier.name, rank=tier.rank,
+                                        min_own_sales_fen=tier.min_own_sales_fen,
+                                        min_team_sales_fen=tier.min_team_sales_fen))
+            report.count("distributor tiers")
+        for openid, code in INVITE_CODES.items():
+            user = by_openid[openid]
+            if session.get(Distributor, user.id) is None:
+                session.add(Distributor(user_id=user.id, status=DistributorStatus.ACTIVE,
+                                        invite_code=code, status_reason="demo"))
+                report.count("distributors")
+    for openid, upline, source in BINDINGS:
+        user = by_openid[openid]
+        if session.get(ReferralBinding, user.id) is None:
+            bind(session, user.id, by_openid[upline].id, BindingSource(source),
+                 scene="demo seed")
+            report.count("referral bindings")
+
+
 def _suppliers(session: DbSession, report: SeedReport) -> dict[str, Supplier]:
     by_key: dict[str, Supplier] = {}
     for seed in SUPPLIERS:
@@ -182,6 +224,7 @@ def seed_demo(session: DbSession) -> SeedReport:
     }
     _products(session, report, operator, suppliers, categories)
     followers = [_follower(session, report, person) for person in PEOPLE]
+    _referral_tree(session, report, {user.openid or "": user for user in followers})
 
     report.tokens.append(
         IssuedToken("operator", operator.id, issue_token(session, operator.id, TOKEN_LABEL))

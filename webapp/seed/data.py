@@ -182,3 +182,34 @@ PEOPLE: tuple[PersonSeed, ...] = (
     PersonSeed("o-demo-zhangjie", "张姐团购", True, "张丽", "13300133006",
                "四川省 成都市 武侯区", "人民南路四段 11 号"),
 )
+
+# Demo distributors' invite codes (fixed, so the README and the chat page can name them).
+INVITE_CODES: dict[str, str] = {
+    "o-demo-hanmeimei": "HANMM888",
+    "o-demo-zhangjie": "ZHANGJ66",
+}
+
+
+@dataclass(frozen=True)
+class TierSeed:
+    """A distributor tier and its sales thresholds (fen / orders)."""
+
+    code: str
+    name: str
+    rank: int
+    min_own_sales_fen: int
+    min_team_sales_fen: int
+
+
+TIERS: tuple[TierSeed, ...] = (
+    TierSeed("silver", "银牌分销员 Silver", 10, 50_000, 100_000),
+    TierSeed("gold", "金牌分销员 Gold", 20, 200_000, 500_000),
+)
+
+# (follower, upline) pairs of the demo referral tree: 张姐团购 joined through 韩梅梅's
+# code, 小明 scanned 韩梅梅's QR code, 阿珍 typed 张姐's invite code.
+BINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("o-demo-zhangjie", "o-demo-hanmeimei", "qr"),
+    ("o-demo-xiaoming", "o-demo-hanmeimei", "qr"),
+    ("o-demo-azhen", "o-demo-zhangjie", "invite_code"),
+)

@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from referral.attribution import chain_snapshot, record_attribution
 from webapp.domain.refund_rules import plan_refund
 from webapp.errors import Conflict, InvalidInput, NotFound, PaymentGatewayError
 from webapp.models import Order, OrderStatus, Payment, PaymentStatus, User
@@ -195,13 +196,17 @@ def _record_paid(
             if existing == notice.transaction_id:
                 return NotifyOutcome(True, "OK", order.id, applied=False), None
             raise _Refused(f"order already paid by transaction {existing}")
+        # The referral chain as it stands at payment: later tree changes never rewrite it.
+        attribution = chain_snapshot(session, order.buyer_id)
         moved = session.execute(
             update(Order)
             .where(Order.id == order.id, Order.status == OrderStatus.PENDING_PAYMENT)
-            .values(status=OrderStatus.PAID, paid_at=now, version=Order.version + 1)
+            .values(status=OrderStatus.PAID, paid_at=now, version=Order.version + 1,
+                    attribution=attribution)
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount == 1:  # type: ignore[attr-defined]
+            record_attribution(session, order.id, attribution)
             audit(session, None, "order.paid", "order", order.number,
                   transaction_id=notice.transaction_id, total_fen=notice.total_fen, source=source)
             announce(session, "order.paid", order_id=order.id, number=order.number,
