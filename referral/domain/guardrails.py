@@ -64,10 +64,3 @@ def check_no_entry_fee(settings: Mapping[str, object]) -> None:
         if any(word in name for word in ENTRY_FEE_WORDS):
             raise GuardrailError(f"{name}: becoming a distributor can never cost money")
 
-
-def check_no_recruiting_reward(reward_event: str) -> None:
-    """Refuse to pay anything for a binding: rewards come only from paid, unrefunded sales."""
-    if reward_event != "order.paid":
-        raise GuardrailError(
-            f"commission can only come from a paid sale, not from {reward_event!r}"
-        )

@@ -76,7 +76,8 @@ class Distributor(db.Model):  # type: ignore[name-defined]
     poster_path: Mapped[str | None] = mapped_column(String(200))
     poster_generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    tier: Mapped[DistributorTier | None] = relationship(lazy="joined")
+    # Loaded on access: a joined load would break SELECT ... FOR UPDATE on PostgreSQL.
+    tier: Mapped[DistributorTier | None] = relationship()
 
 
 class ReferralBinding(db.Model):  # type: ignore[name-defined]
