@@ -8,7 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE_PACKAGES = ["webapp/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
-                 "commissions/plans.py", "commissions/split.py"]
+                 "commissions/plans.py", "commissions/split.py", "commissions/money.py",
+                 "commissions/prorata.py"]
 FORBIDDEN = ("flask", "flask_sqlalchemy", "flask_smorest", "sqlalchemy", "wechatpy", "rq",
              "redis", "webapp.models", "webapp.services", "webapp.http", "webapp.extensions")
 
