@@ -60,6 +60,9 @@ class ChainMember:
     level: int
     distributor_id: int
     tier: str | None = None
+    # False for a frozen or revoked distributor kept at their level (the "forfeit" rule):
+    # the level pays nobody and the others keep theirs.
+    earns: bool = True
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def _split_line(line: OrderLine, chain: Sequence[ChainMember], buyer_id: int,
     earners: list[tuple[ChainMember, int, int]] = []
     for member in sorted(chain, key=lambda m: m.level):
         if member.level > plan.levels:
+            continue
+        if not member.earns:
             continue
         if member.distributor_id == buyer_id and not plan.self_purchase_earns:
             continue  # forfeited: the level pays nobody, the others keep theirs

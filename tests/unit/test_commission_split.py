@@ -84,6 +84,13 @@ def test_self_purchase_forfeits_the_buyers_level():
     assert _amounts(_one(line, chain, earning)) == [(1, BUYER, 399), (2, 20, 199)]
 
 
+def test_a_member_who_does_not_earn_keeps_the_level_and_is_paid_nothing():
+    chain = (ChainMember(1, 10, earns=False), ChainMember(2, 20))
+    split = _one(OrderLine(1, 9999, 6000, product_id=5), chain)
+    assert _amounts(split) == [(2, 20, 199)]
+    assert split.platform_fen == 3999 - 199
+
+
 def test_only_the_plans_levels_earn_and_an_empty_chain_leaves_all_to_the_platform():
     chain = (ChainMember(3, 30), ChainMember(1, 10), ChainMember(2, 20))
     split = _one(OrderLine(1, 9999, 6000, product_id=5), chain, PlanVersion((1000,), levels=1))

@@ -1,6 +1,17 @@
 """ORM models; importing this package registers every table on ``db.metadata``."""
 from webapp.models.catalogue import Category, Product, ProductStatus, Sku, Supplier
 from webapp.models.events import AuditEntry, OutboxMessage
+from webapp.models.ledger import (
+    CommissionLine,
+    CommissionPlanVersion,
+    CommissionStatus,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LineSplit,
+    SupplierSettlement,
+    SupplierSettlementItem,
+)
 from webapp.models.orders import CartItem, Order, OrderLine, OrderStatus, Shipment
 from webapp.models.payments import Payment, PaymentStatus, Refund, RefundLine, RefundStatus
 from webapp.models.referral import (
@@ -18,8 +29,15 @@ __all__ = [
     "AuditEntry",
     "CartItem",
     "Category",
+    "CommissionLine",
+    "CommissionPlanVersion",
+    "CommissionStatus",
     "Distributor",
     "DistributorTier",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "LineSplit",
     "Order",
     "OrderLine",
     "OrderReferral",
@@ -38,6 +56,8 @@ __all__ = [
     "Shipment",
     "Sku",
     "Supplier",
+    "SupplierSettlement",
+    "SupplierSettlementItem",
     "User",
     "UserRole",
 ]

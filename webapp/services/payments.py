@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from commissions.accrual import book_late_payment, book_paid_order
 from referral.attribution import chain_snapshot, record_attribution
 from webapp.domain.refund_rules import plan_refund
 from webapp.errors import Conflict, InvalidInput, NotFound, PaymentGatewayError
@@ -207,6 +208,7 @@ def _record_paid(
         )
         if moved.rowcount == 1:  # type: ignore[attr-defined]
             record_attribution(session, order.id, attribution)
+            book_paid_order(session, order, attribution)
             audit(session, None, "order.paid", "order", order.number,
                   transaction_id=notice.transaction_id, total_fen=notice.total_fen, source=source)
             announce(session, "order.paid", order_id=order.id, number=order.number,
@@ -222,6 +224,7 @@ def _record_paid(
               transaction_id=notice.transaction_id, total_fen=notice.total_fen, source=source)
         announce(session, "payment.late", order_id=order.id, number=order.number,
                  total_fen=order.total_fen, transaction_id=notice.transaction_id)
+        book_late_payment(session, order)
         refund = open_refund(session, order, plan, LATE_PAYMENT_REASON, None, str(status))
         refund_id = refund.id
         return NotifyOutcome(True, "OK", order.id, applied=True, refund_id=refund_id), refund_id
