@@ -98,3 +98,24 @@ def referral_after_completion(payload: dict[str, Any]) -> int:
 
     with app_context():
         return after_order_completed(db.session, int(payload["order_id"]))
+
+
+def send_distributor_poster(user_id: int, openid: str) -> int:
+    """Make (or reuse) a distributor's poster and send it to them in the chat; 1 if sent."""
+    from rq import get_current_job
+
+    from referral.posters import send_poster
+
+    job = get_current_job()
+    with app_context():
+        # The job id (one per distributor and day) keys the delivery: a retry never resends.
+        return send_poster(db.session, int(user_id), str(openid),
+                           delivery_key=job.id if job is not None else None)
+
+
+def settle_matured_commissions() -> int:
+    """Make commission whose order completed past the return window available."""
+    from commissions.settlement import settle_matured_commissions as settle
+
+    with app_context():
+        return settle(db.session)

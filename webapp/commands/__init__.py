@@ -6,8 +6,9 @@ import click
 
 def register(group: click.Group) -> None:
     """Add ChatShop's own command groups to the top-level group."""
-    from webapp.commands import demo, orders, seed, users, wechat, worker
+    from webapp.commands import demo, ledger, orders, seed, users, wechat, worker
 
+    group.add_command(ledger.ledger_group)
     group.add_command(orders.orders_group)
     group.add_command(seed.seed_group)
     group.add_command(users.users_group)

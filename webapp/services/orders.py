@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import Select, select, update
 
+from commissions.settlement import start_return_window
 from webapp.domain.order_rules import SHIPPABLE
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import Order, OrderLine, OrderStatus, Role, Shipment, Sku
@@ -161,7 +162,10 @@ def _complete(session: DbSession, order_id: int, now: datetime) -> bool:
         .values(status=OrderStatus.COMPLETED, completed_at=now, version=Order.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return moved.rowcount == 1  # type: ignore[attr-defined]
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    start_return_window(session, order_id, now)
+    return True
 
 
 def confirm_receipt(session: DbSession, actor: Actor, order_id: int) -> Order:

@@ -36,6 +36,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from commissions.reversal import book_refund
 from webapp.domain.order_rules import REFUNDABLE
 from webapp.domain.refund_rules import (
     LineRequest,
@@ -388,6 +389,8 @@ def _apply_success(session: DbSession, refund: Refund, order: Order, notice: Ref
                 .values(stock=Sku.stock + restocked[sku_id], version=Sku.version + 1)
                 .execution_options(synchronize_session=False)
             )
+    # Commissions, supplier and platform shares go back in the same transaction.
+    book_refund(session, refund)
     # A cancelled order (automatic refund of a late payment) keeps its status and stock.
     audit(session, None, "refund.succeeded", "refund", refund.out_refund_no, order=order.number,
           amount_fen=refund.amount_fen, order_status=status,

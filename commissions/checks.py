@@ -1,0 +1,164 @@
+"""``chatshop ledger check``: the invariants the money must always satisfy.
+
+Each check is one set-based query and returns human-readable breaches; an
+empty list everywhere means every fen is accounted for.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from commissions import ledger
+from webapp.models import (
+    CommissionLine,
+    CommissionStatus,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LineSplit,
+    Order,
+    OrderStatus,
+    SupplierSettlement,
+)
+from webapp.services.uow import DbSession
+
+LIMIT = 20  # breaches listed per check; the count is always given
+
+
+def unbalanced_transactions(session: DbSession) -> list[str]:
+    """Every transaction has two or more entries that sum to zero."""
+    total = func.coalesce(func.sum(LedgerEntry.amount_fen), 0)
+    count = func.count(LedgerEntry.id)
+    rows = session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.kind, total, count)
+        .outerjoin(LedgerEntry, LedgerEntry.txn_id == LedgerTransaction.id)
+        .group_by(LedgerTransaction.id, LedgerTransaction.kind)
+        .having(or_(total != 0, count < 2))
+    ).all()
+    return [f"transaction {tid} ({kind}): {n} entries summing to {s} fen"
+            for tid, kind, s, n in rows]
+
+
+def balances_match_entries(session: DbSession) -> list[str]:
+    """Every account's balance equals the sum of its entries."""
+    total = func.coalesce(func.sum(LedgerEntry.amount_fen), 0)
+    rows = session.execute(
+        select(LedgerAccount.code, LedgerAccount.balance_fen, total)
+        .outerjoin(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .group_by(LedgerAccount.id, LedgerAccount.code, LedgerAccount.balance_fen)
+        .having(LedgerAccount.balance_fen != total)
+    ).all()
+    return [f"account {code}: balance {bal} fen, entries sum to {s} fen" for code, bal, s in rows]
+
+
+def _per_distributor(session: DbSession, kind: str, status: str) -> list[str]:
+    net = func.coalesce(func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen), 0)
+    lines = (
+        select(CommissionLine.distributor_id.label("owner"), net.label("fen"))
+        .where(CommissionLine.kind == "commission", CommissionLine.status == status)
+        .group_by(CommissionLine.distributor_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.balance_fen, func.coalesce(lines.c.fen, 0))
+        .outerjoin(lines, lines.c.owner == LedgerAccount.owner_id)
+        .where(LedgerAccount.kind == kind,
+               LedgerAccount.balance_fen != func.coalesce(lines.c.fen, 0))
+    ).all()
+    missing = session.execute(
+        select(lines.c.owner, lines.c.fen)
+        .outerjoin(LedgerAccount, and_(LedgerAccount.kind == kind,
+                                       LedgerAccount.owner_id == lines.c.owner))
+        .where(LedgerAccount.id.is_(None), lines.c.fen != 0)
+    ).all()
+    return ([f"{kind}:{owner}: balance {bal} fen, {status} commission lines say {fen} fen"
+             for owner, bal, fen in rows]
+            + [f"{kind}:{owner}: no account for {fen} fen of {status} commission"
+               for owner, fen in missing])
+
+
+def commission_lines_match_balances(session: DbSession) -> list[str]:
+    """Pending and available balances equal what the commission lines say."""
+    # Until withdrawals exist (issue 6), available = settled commission net of every
+    # refund (a refund after settlement is in reversed_fen too, and clawed back).
+    return (_per_distributor(session, ledger.DISTRIBUTOR_PENDING, CommissionStatus.PENDING)
+            + _per_distributor(session, ledger.DISTRIBUTOR_AVAILABLE,
+                               CommissionStatus.AVAILABLE))
+
+
+def nothing_available_too_early(session: DbSession) -> list[str]:
+    """No commission is available unless its order completed and the return window passed."""
+    rows = session.execute(
+        select(CommissionLine.id, Order.number)
+        .join(Order, Order.id == CommissionLine.order_id)
+        .where(
+            CommissionLine.kind == "commission",
+            CommissionLine.status == CommissionStatus.AVAILABLE,
+            or_(Order.completed_at.is_(None), CommissionLine.matures_at.is_(None),
+                CommissionLine.settled_at.is_(None),
+                CommissionLine.matures_at > CommissionLine.settled_at),
+        )
+    ).all()
+    return [f"commission line {lid} of order {number} is available before its order "
+            f"completed and its return window passed" for lid, number in rows]
+
+
+def paid_orders_are_booked(session: DbSession) -> list[str]:
+    """Every paid order is split exactly: its lines' splits plus shipping make its total."""
+    booked = (
+        select(LineSplit.order_id.label("order_id"), func.sum(LineSplit.paid_fen).label("fen"))
+        .group_by(LineSplit.order_id).subquery()
+    )
+    rows = session.execute(
+        select(Order.number, Order.total_fen, Order.shipping_fen, booked.c.fen)
+        .outerjoin(booked, booked.c.order_id == Order.id)
+        .where(Order.paid_at.is_not(None), Order.status != OrderStatus.CANCELLED,
+               or_(booked.c.fen.is_(None),
+                   booked.c.fen + Order.shipping_fen != Order.total_fen))
+    ).all()
+    return [f"order {number}: total {total} fen, booked {fen} + shipping {ship}"
+            if fen is not None else f"order {number}: paid but never booked"
+            for number, total, ship, fen in rows]
+
+
+def supplier_payables_match(session: DbSession) -> list[str]:
+    """Each supplier's payable = supply cost net of refunds − settlement batches paid."""
+    owed = (
+        select(LineSplit.supplier_id.label("sid"),
+               func.sum(LineSplit.supplier_fen - LineSplit.reversed_supplier_fen).label("fen"))
+        .group_by(LineSplit.supplier_id).subquery()
+    )
+    paid = (
+        select(SupplierSettlement.supplier_id.label("sid"),
+               func.sum(SupplierSettlement.amount_fen).label("fen"))
+        .where(SupplierSettlement.status == "paid")
+        .group_by(SupplierSettlement.supplier_id).subquery()
+    )
+    account = aliased(LedgerAccount)
+    expected = func.coalesce(owed.c.fen, 0) - func.coalesce(paid.c.fen, 0)
+    rows = session.execute(
+        select(owed.c.sid, func.coalesce(account.balance_fen, 0), expected)
+        .outerjoin(paid, paid.c.sid == owed.c.sid)
+        .outerjoin(account, and_(account.kind == ledger.SUPPLIER_PAYABLE,
+                                 account.owner_id == owed.c.sid))
+        .where(func.coalesce(account.balance_fen, 0) != expected)
+    ).all()
+    return [f"supplier_payable:{sid}: balance {bal} fen, splits and batches say {fen} fen"
+            for sid, bal, fen in rows]
+
+
+CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
+    "transactions balance": unbalanced_transactions,
+    "balances equal their entries": balances_match_entries,
+    "commission lines agree with balances": commission_lines_match_balances,
+    "nothing available too early": nothing_available_too_early,
+    "paid orders are booked exactly": paid_orders_are_booked,
+    "supplier payables agree": supplier_payables_match,
+}
+
+
+def check_ledger(session: DbSession) -> dict[str, list[str]]:
+    """Run every check; name -> breaches (empty when it holds)."""
+    return {name: check(session) for name, check in CHECKS.items()}
