@@ -7,14 +7,22 @@ from flask_smorest import Api
 
 def create_api(app: Flask) -> Api:
     """One Api per app (tests build many apps); registers every resource blueprint."""
-    from webapp.http.api import buyer, catalogue, operator, payments, supplier
+    from webapp.http.api import (
+        buyer,
+        catalogue,
+        operator,
+        payments,
+        referral,
+        referral_operator,
+        supplier,
+    )
     from webapp.http.api.auth import register_security_scheme
     from webapp.http.api.common import ChatShopApi, register_id_converter
 
     api = ChatShopApi(app)
     register_security_scheme(api)
     register_id_converter(app, api)
-    for module in (catalogue, buyer, supplier, operator, payments):
+    for module in (catalogue, buyer, supplier, operator, payments, referral, referral_operator):
         api.register_blueprint(module.blp)
     app.extensions["chatshop.api"] = api
     return api
