@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from referral.domain.codes import new_invite_code, normalise_invite_code
@@ -152,6 +152,11 @@ def decide(
             return record
         before = record.status
         record.status = after
+        if after is DistributorStatus.REVOKED:
+            # Revoked is the end of distributing: the role goes too (reinstating grants it
+            # again); a frozen distributor keeps it and may still look at their team.
+            session.execute(delete(UserRole).where(UserRole.user_id == user_id,
+                                                   UserRole.role == str(Role.DISTRIBUTOR)))
         record.decided_at = utcnow()
         record.decided_by = actor.user_id
         record.status_reason = reason

@@ -177,17 +177,17 @@ def is_above(session: DbSession, upper_id: int, user_id: int) -> bool:
     return found is not None
 
 
-def _descendants(distributor_id: int) -> object:
+def _descendants(distributor_id: int, now: datetime) -> Any:
     binding = aliased(ReferralBinding)
     anchor = (
         select(ReferralBinding.user_id.label("member_id"), literal(1, Integer).label("depth"))
-        .where(ReferralBinding.upline_id == distributor_id)
+        .where(ReferralBinding.upline_id == distributor_id, _live(ReferralBinding, now))
         .cte("team", recursive=True)
     )
     step = (
         select(binding.user_id, (anchor.c.depth + 1).label("depth"))
         .select_from(anchor)
-        .join(binding, binding.upline_id == anchor.c.member_id)
+        .join(binding, and_(binding.upline_id == anchor.c.member_id, _live(binding, now)))
         .where(anchor.c.depth < MAX_WALK)
     )
     return anchor.union_all(step)
@@ -218,12 +218,13 @@ def team_stats(
     payment) holds the distributor at levels 1..3, net of refunds; the buyer's
     position in today's tree does not rewrite them. Three queries.
     """
+    now = utcnow()
     direct = session.scalar(
         select(func.count()).select_from(ReferralBinding)
-        .where(ReferralBinding.upline_id == distributor_id)
+        .where(ReferralBinding.upline_id == distributor_id, _live(ReferralBinding, now))
     ) or 0
-    team = _descendants(distributor_id)
-    size = session.scalar(select(func.count()).select_from(team)) or 0  # type: ignore[arg-type]
+    team = _descendants(distributor_id, now)
+    size = session.scalar(select(func.count()).select_from(team)) or 0
     query = (
         select(OrderReferral.level, func.count(), func.sum(Order.total_fen - Order.refunded_fen))
         .join(Order, Order.id == OrderReferral.order_id)
@@ -261,15 +262,20 @@ class DownlineMember:
 def direct_downline(
     session: DbSession, distributor_id: int, *, offset: int = 0, limit: int = 20,
 ) -> tuple[int, list[DownlineMember]]:
-    """The people bound directly under a distributor, newest first, with the total."""
+    """The people bound directly under a distributor, newest first, with the total.
+
+    Like every team view, only live bindings count: an expired first touch is no
+    longer anyone's team.
+    """
+    now = utcnow()
     total = session.scalar(
         select(func.count()).select_from(ReferralBinding)
-        .where(ReferralBinding.upline_id == distributor_id)
+        .where(ReferralBinding.upline_id == distributor_id, _live(ReferralBinding, now))
     ) or 0
     below = aliased(ReferralBinding)
     their_direct = (
         select(func.count()).select_from(below)
-        .where(below.upline_id == ReferralBinding.user_id)
+        .where(below.upline_id == ReferralBinding.user_id, _live(below, now))
         .scalar_subquery()
     )
     rows = session.execute(
@@ -277,7 +283,7 @@ def direct_downline(
                ReferralBinding.bound_at, Distributor.status, their_direct)
         .join(User, User.id == ReferralBinding.user_id)
         .outerjoin(Distributor, Distributor.user_id == ReferralBinding.user_id)
-        .where(ReferralBinding.upline_id == distributor_id)
+        .where(ReferralBinding.upline_id == distributor_id, _live(ReferralBinding, now))
         .order_by(ReferralBinding.bound_at.desc(), ReferralBinding.user_id.desc())
         .offset(offset).limit(limit)
     ).all()

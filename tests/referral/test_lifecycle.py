@@ -68,11 +68,15 @@ def test_manual_approval(shop):
     assert distributors.decide(db.session, ops, bob.id, "freeze", "complaint").status == "frozen"
     with pytest.raises(Conflict):
         distributors.decide(db.session, ops, bob.id, "approve")
+    assert "distributor" in roles_of(bob.id)  # frozen keeps the role (read-only views)
     assert distributors.decide(db.session, ops, bob.id, "revoke", "fraud").status == "revoked"
+    assert "distributor" not in roles_of(bob.id)
     with pytest.raises(Conflict):  # a revoked distributor cannot simply apply again
         distributors.apply(db.session, bob.id)
     with pytest.raises(NotFound):
         distributors.decide(db.session, ops, make_user().id, "approve")
+    assert distributors.decide(db.session, ops, bob.id, "reinstate").status == "active"
+    assert "distributor" in roles_of(bob.id)
 
 
 def test_rejected_applicants_may_apply_again(shop):

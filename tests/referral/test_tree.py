@@ -179,3 +179,15 @@ def test_operator_view_of_the_upline_and_is_above(shop):
     assert is_above(db.session, ids[0], buyer.id)
     assert not is_above(db.session, buyer.id, ids[0])
     assert upline_chain(db.session, ids[0]).depth == 0
+
+
+def test_expired_bindings_are_nobodys_team(shop):
+    top = make_distributor()
+    live, lapsed = make_user(), make_user()
+    link(live, top)
+    link(lapsed, top, expires_at=utcnow() - timedelta(seconds=1))
+    stats = team_stats(db.session, top.id)
+    assert (stats.direct_count, stats.team_size) == (1, 1)
+    total, members = direct_downline(db.session, top.id)
+    assert total == 1 and [m.user_id for m in members] == [live.id]
+
