@@ -8,11 +8,12 @@ found, which makes the attribution chain cost the same at depth 10 and depth
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, func, literal, or_, select
+from sqlalchemy import Integer, Select, String, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,7 +27,7 @@ from webapp.models import (
     ReferralBinding,
     User,
 )
-from webapp.models.base import utcnow
+from webapp.models.base import UTCDateTime, utcnow
 from webapp.services.uow import DbSession
 
 # A walk longer than this is a corrupted tree (a cycle cannot be created through the
@@ -53,17 +54,9 @@ class Walk:
     source: str | None  # how the user was bound to their direct upline
 
 
-def ancestors(
-    session: DbSession, user_id: int, *, enough: int, count_inactive: bool = False,
-    now: datetime | None = None,
-) -> Walk:
-    """The user's own distributor record and the distributors above them, nearest first.
-
-    The walk stops once ``enough`` active distributors (or, with
-    ``count_inactive``, distributors of any status) have been found above the
-    user, so its cost depends on the levels wanted, not on the depth. One query.
-    """
-    now = now or utcnow()
+@functools.cache
+def _walk_up(count_inactive: bool) -> Select[Any]:
+    """The walk-up statement, built once per variant (parameters: user_id, now, enough)."""
     binding = aliased(ReferralBinding)
     member_status = aliased(Distributor)
     counts = (
@@ -72,7 +65,7 @@ def ancestors(
     )
     counted = case((counts, 1), else_=0)
     anchor = select(
-        literal(user_id, Integer).label("member_id"),
+        bindparam("user_id", type_=Integer).label("member_id"),
         literal(0, Integer).label("hops"),
         literal(0, Integer).label("found"),
         literal(None, String).label("via"),
@@ -87,21 +80,41 @@ def ancestors(
             binding.source,
         )
         .select_from(anchor)
-        .join(binding, and_(binding.user_id == anchor.c.member_id, _live(binding, now)))
+        .join(binding, and_(binding.user_id == anchor.c.member_id,
+                            or_(binding.expires_at.is_(None),
+                                binding.expires_at > bindparam("now", type_=UTCDateTime()))))
         .outerjoin(member_status, member_status.user_id == anchor.c.member_id)
         .where(
             anchor.c.hops < MAX_WALK,
-            anchor.c.found + case((anchor.c.hops > 0, counted), else_=0) < enough,
+            anchor.c.found + case((anchor.c.hops > 0, counted), else_=0)
+            < bindparam("enough", type_=Integer),
         )
     )
     walk = anchor.union_all(step)
-    rows = session.execute(
+    return (
         select(walk.c.member_id, walk.c.hops, Distributor.status, DistributorTier.code,
                walk.c.via)
         .select_from(walk)
         .outerjoin(Distributor, Distributor.user_id == walk.c.member_id)
         .outerjoin(DistributorTier, DistributorTier.id == Distributor.tier_id)
         .order_by(walk.c.hops)
+    )
+
+
+def ancestors(
+    session: DbSession, user_id: int, *, enough: int, count_inactive: bool = False,
+    now: datetime | None = None,
+) -> Walk:
+    """The user's own distributor record and the distributors above them, nearest first.
+
+    The walk stops once ``enough`` active distributors (or, with
+    ``count_inactive``, distributors of any status) have been found above the
+    user, so its cost depends on the levels wanted, not on the depth. One query,
+    built once: it runs inside every payment.
+    """
+    rows = session.execute(
+        _walk_up(count_inactive),
+        {"user_id": user_id, "now": now or utcnow(), "enough": enough},
     ).all()
     own: Ancestor | None = None
     above: list[Ancestor] = []

@@ -86,7 +86,8 @@ class ReferralBinding(db.Model):  # type: ignore[name-defined]
     __tablename__ = "referral_bindings"
     __table_args__ = (
         CheckConstraint("user_id <> upline_id", name="not_self"),
-        Index("ix_referral_bindings_upline", "upline_id"),
+        # (upline, user): team walks read only the index (index-only scans on PostgreSQL).
+        Index("ix_referral_bindings_upline", "upline_id", "user_id"),
     )
 
     user_id: Mapped[int] = mapped_column(

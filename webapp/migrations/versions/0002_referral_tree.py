@@ -74,7 +74,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_referral_bindings'))
     )
     with op.batch_alter_table('referral_bindings', schema=None) as batch_op:
-        batch_op.create_index('ix_referral_bindings_upline', ['upline_id'], unique=False)
+        batch_op.create_index('ix_referral_bindings_upline', ['upline_id', 'user_id'], unique=False)
 
     op.create_table('referral_settings',
     sa.Column('id', sa.Integer(), nullable=False),
