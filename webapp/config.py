@@ -60,6 +60,9 @@ def settings_from_environment() -> dict[str, Any]:
         "CHAT_IDLE_SECONDS": _env_int("CHAT_IDLE_SECONDS", 1800),
         "CHAT_STATE_TTL_SECONDS": _env_int("CHAT_STATE_TTL_SECONDS", 86400),
         "CHAT_BROWSE_CACHE_SECONDS": _env_int("CHAT_BROWSE_CACHE_SECONDS", 10),
+        # A TrueType/OpenType font with CJK glyphs for distributor posters (e.g. Noto Sans
+        # CJK). Unset: posters carry ASCII text only (Pillow's built-in font has no CJK).
+        "POSTER_FONT_PATH": os.environ.get("POSTER_FONT_PATH", ""),
     }
 
 

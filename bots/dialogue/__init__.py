@@ -9,6 +9,8 @@
 """
 from bots.dialogue.keys import (
     ALL_MENU_KEYS,
+    CLICK_KEYS,
+    DISTRIBUTOR_MENU_KEYS,
     MENU_CART,
     MENU_CATEGORIES,
     MENU_DISTRIBUTOR,
@@ -19,6 +21,8 @@ from bots.dialogue.keys import (
 
 __all__ = [
     "ALL_MENU_KEYS",
+    "CLICK_KEYS",
+    "DISTRIBUTOR_MENU_KEYS",
     "MENU_CART",
     "MENU_CATEGORIES",
     "MENU_DISTRIBUTOR",

@@ -21,6 +21,11 @@ from bots.dialogue import intents as it
 from bots.dialogue.keys import (
     MENU_CART,
     MENU_CATEGORIES,
+    MENU_DIST_APPLY,
+    MENU_DIST_CODE,
+    MENU_DIST_POSTER,
+    MENU_DIST_QR,
+    MENU_DIST_TEAM,
     MENU_DISTRIBUTOR,
     MENU_HELP,
     MENU_ORDERS,
@@ -28,6 +33,7 @@ from bots.dialogue.keys import (
 )
 from bots.dialogue.state import State
 from bots.dialogue.texts import (
+    TEXTS,
     clip,
     item_title,
     lines_block,
@@ -37,6 +43,7 @@ from bots.dialogue.texts import (
     yuan,
 )
 from bots.messages import ArticleReply, Inbound, InboundKind, Reply, TextReply
+from referral.domain.codes import distributor_in_scene, normalise_invite_code
 
 IDLE_SECONDS = 30 * 60  # a list or a checkout left longer than this is forgotten
 MAX_SEARCH = 30  # characters; longer "keywords" are sentences pasted by mistake
@@ -44,18 +51,45 @@ MAX_REASON = 200  # the refund service's limit
 # WeChat cuts text messages at 2048 bytes: a long cart shows its first lines only.
 MAX_CART_SHOWN = 10
 
-_SCENE = re.compile(r"^(?:qrscene_)?dist_(\d{1,18})$")
+SUBSCRIBE_SCENE_PREFIX = "qrscene_"  # WeChat's prefix on a subscribe's EventKey
 _ORDER_NUMBER = re.compile(r"^CS\d{22}$")
 
 MENU_ITEMS = (g.CATEGORIES, g.SEARCH, g.CART, g.ORDERS, g.DISTRIBUTOR, g.HELP)
 _CLICKS = {
-    MENU_CATEGORIES: g.CATEGORIES,
-    MENU_SEARCH: g.SEARCH,
-    MENU_CART: g.CART,
-    MENU_ORDERS: g.ORDERS,
-    MENU_DISTRIBUTOR: g.DISTRIBUTOR,
-    MENU_HELP: g.HELP,
+    MENU_CATEGORIES: g.Command(g.CATEGORIES, exact=True),
+    MENU_SEARCH: g.Command(g.SEARCH, exact=True),
+    MENU_CART: g.Command(g.CART, exact=True),
+    MENU_ORDERS: g.Command(g.ORDERS, exact=True),
+    MENU_DISTRIBUTOR: g.Command(g.DISTRIBUTOR, exact=True),
+    MENU_HELP: g.Command(g.HELP, exact=True),
+    MENU_DIST_APPLY: g.Command(g.DISTRIBUTOR, (g.APPLY,), exact=True),
+    MENU_DIST_CODE: g.Command(g.DISTRIBUTOR, (g.MY_CODE,), exact=True),
+    MENU_DIST_QR: g.Command(g.DISTRIBUTOR, (g.MY_QR,), exact=True),
+    MENU_DIST_POSTER: g.Command(g.DISTRIBUTOR, (g.POSTER,), exact=True),
+    MENU_DIST_TEAM: g.Command(g.DISTRIBUTOR, (g.MY_TEAM,), exact=True),
 }
+# Distributor-centre actions and the intent each asks for (the others are answered here).
+_DISTRIBUTOR_INTENTS: dict[str, Callable[[], it.Intent]] = {
+    g.APPLY: it.ApplyDistributor,
+    g.MY_CODE: it.ShowInviteCode,
+    g.MY_QR: it.ShowQrCode,
+    g.POSTER: it.RequestPoster,
+    g.MY_TEAM: it.ShowTeam,
+}
+# Why the shop would not show a distributor tool: the user's distributor status.
+_STATUS_REFUSALS = {"not_distributor", "pending", "rejected", "frozen", "revoked"}
+_DISTRIBUTOR_TOOLS = {"ApplyDistributor", "ShowInviteCode", "ShowQrCode", "RequestPoster",
+                      "ShowTeam"}
+# Refusals of a typed invite code -> what to say.
+_CODE_REFUSALS = {
+    "bad_code": "code_bad",
+    "unknown_code": "code_unknown",
+    "not_distributor": "code_unknown",
+    "self": "code_self",
+    "distributor_inactive": "code_inactive",
+    "cycle": "code_cycle",
+}
+_LEVEL_NAMES_ZH = "一二三"
 # Steps in which the next line is data (a name, a reason), not a command.
 _TYPING = {("checkout", "name"), ("checkout", "phone"), ("checkout", "detail"),
            ("refund", "reason"), ("search", "query")}
@@ -100,8 +134,7 @@ def on_event(state: State, event: ev.Event, ctx: Context) -> Turn:
 
 def referrer_id(scene: str | None) -> int | None:
     """The distributor's user id a QR scene names ("dist_42" or "qrscene_dist_42")."""
-    match = _SCENE.match((scene or "").strip())
-    return int(match.group(1)) if match else None
+    return distributor_in_scene((scene or "").strip())
 
 
 class _Turn:
@@ -146,8 +179,8 @@ class _Turn:
         if kind in (InboundKind.SUBSCRIBE, InboundKind.SCAN):
             self._welcome(inbound.scene, returning=kind is InboundKind.SCAN)
         elif kind is InboundKind.CLICK:
-            command = _CLICKS.get((inbound.text or "").strip(), g.HELP)
-            self._command(g.Command(command, exact=True))
+            key = (inbound.text or "").strip()
+            self._command(_CLICKS.get(key, g.Command(g.HELP, exact=True)))
         elif kind is InboundKind.TEXT:
             self._typed(inbound.text)
         elif kind is InboundKind.OTHER:
@@ -166,9 +199,13 @@ class _Turn:
         self.s = State(lang=s.lang)
 
     def _welcome(self, scene: str | None, returning: bool) -> None:
-        referrer = referrer_id(scene)
-        if referrer is not None:
-            self.ask(it.LookupReferrer(referrer, returning))
+        if referrer_id(scene) is not None:
+            # The binding keeps the EventKey as WeChat sent it; the adapter hands a
+            # subscribe's scene over without WeChat's "qrscene_" prefix.
+            raw = (scene or "").strip()
+            if not returning and not raw.startswith(SUBSCRIBE_SCENE_PREFIX):
+                raw = SUBSCRIBE_SCENE_PREFIX + raw
+            self.ask(it.BindScene(raw, returning))
             return
         self._greet(None, returning)
 
@@ -327,9 +364,32 @@ class _Turn:
             self.s.listing = {"kind": "distributor", "ids": list(g.DISTRIBUTOR_ACTIONS)}
             self.reply(self.t("distributor_menu"))
             return
-        # The referral, commission and payout services come with later issues: say so
-        # plainly rather than showing made-up figures.
+        intent = _DISTRIBUTOR_INTENTS.get(action)
+        if intent is not None:
+            self.ask(intent())
+            return
+        # Commissions and payouts come with a later issue: say so plainly rather than
+        # showing made-up figures.
         self.reply(self.t("dist_" + action))
+
+    def _do_invite(self, cmd: g.Command) -> None:
+        if not cmd.rest:
+            self._do_distributor(g.Command(g.DISTRIBUTOR, (g.MY_CODE,)))
+            return
+        self._bind_code(cmd.rest)
+
+    def _do_bind(self, cmd: g.Command) -> None:
+        if not cmd.rest:
+            self.reply(self.t("bind_hint"))
+            return
+        self._bind_code(cmd.rest)
+
+    def _bind_code(self, text: str) -> None:
+        code = normalise_invite_code(text)
+        if code is None:
+            self.reply(self.t("code_bad"))
+            return
+        self.ask(it.BindInviteCode(code))
 
     def _do_next(self, cmd: g.Command) -> None:
         self._turn_page(+1)
@@ -564,8 +624,59 @@ class _Turn:
         handler: Callable[[Any], None] = getattr(self, "_on_" + type(event).__name__)
         handler(event)
 
-    def _on_ReferrerFound(self, event: ev.ReferrerFound) -> None:  # noqa: N802
-        self._greet(event.nickname, event.returning)
+    def _on_SceneBound(self, event: ev.SceneBound) -> None:  # noqa: N802
+        # Only name the distributor the user is actually with now: when the rules keep an
+        # earlier one (or refuse), the scan changed nothing worth mentioning.
+        named = event.outcome in ("bound", "already")
+        self._greet(event.name if named and event.name else None, event.returning)
+
+    def _on_InviteCodeBound(self, event: ev.InviteCodeBound) -> None:  # noqa: N802
+        name = event.name or self.t("a_friend")
+        self.reply(self.t("code_" + event.outcome, name=name))
+
+    def _on_DistributorApplied(self, event: ev.DistributorApplied) -> None:  # noqa: N802
+        status, before = event.status, event.before
+        if status == "active":
+            first = "dist_already_active" if before == "active" else "dist_approved"
+            self.reply(self.t(first), self.t("dist_tools"))
+        elif status == "pending" and event.missing_fen > 0:
+            self.reply(self.t("dist_spend_missing", threshold=yuan(event.threshold_fen),
+                              missing=yuan(event.missing_fen)))
+        elif status == "pending":
+            self.reply(self.t("dist_still_pending" if before == "pending" else "dist_applied"))
+        elif "dist_status_" + status in TEXTS:
+            self.reply(self.t("dist_status_" + status))
+        else:
+            self.reply(self.t("failed", message=status))
+
+    def _on_InviteCodeShown(self, event: ev.InviteCodeShown) -> None:  # noqa: N802
+        self.reply(self.t("invite_code", code=event.code, share_url=event.share_url))
+
+    def _on_QrCodeShown(self, event: ev.QrCodeShown) -> None:  # noqa: N802
+        # A news card shows the code itself; opening it gives the full-size picture
+        # to press and hold (save, forward), which is how WeChat users share a code.
+        self.replies.append(ArticleReply(
+            self.t("qr_title"), self.t("qr_description", code=event.code), event.image_url,
+            event.image_url,
+        ))
+
+    def _on_PosterRequested(self, event: ev.PosterRequested) -> None:  # noqa: N802
+        self.reply(self.t("poster_requested"))
+
+    def _level_name(self, level: int) -> str:
+        if self.s.lang == "zh" and 1 <= level <= len(_LEVEL_NAMES_ZH):
+            return _LEVEL_NAMES_ZH[level - 1]
+        return str(level)
+
+    def _on_TeamShown(self, event: ev.TeamShown) -> None:  # noqa: N802
+        rows = "\n".join(
+            self.t("team_level", level=self._level_name(x.level), orders=x.orders,
+                   amount=yuan(x.sales_fen))
+            for x in event.levels
+        )
+        period = self.t("team_period", year=event.year, month=event.month)
+        self.reply(self.t("team", direct=event.direct_count, size=event.team_size,
+                          period=period, rows=rows, total=yuan(event.sales_fen)))
 
     def _on_CategoriesListed(self, event: ev.CategoriesListed) -> None:  # noqa: N802
         if not event.items:
@@ -781,6 +892,20 @@ class _Turn:
 
     def _on_Failed(self, event: ev.Failed) -> None:  # noqa: N802
         code, action = event.code, event.action
+        if action == "BindScene":
+            # A scan is answered with a welcome whatever happened to the binding.
+            self._greet(None, returning=False)
+            return
+        if action in _DISTRIBUTOR_TOOLS and code in _STATUS_REFUSALS:
+            self.reply(self.t("dist_status_" + code))
+            return
+        if action == "BindInviteCode" and code in _CODE_REFUSALS:
+            self.reply(self.t(_CODE_REFUSALS[code]))
+            return
+        if action == "ShowQrCode":
+            # WeChat refused or was slow making the code, or it is being made right now.
+            self.reply(self.t("qr_unavailable"))
+            return
         if code == "internal":
             if action in ("ConfirmOrder", "StartCheckout", "SaveAddress"):
                 self.s.flow = None

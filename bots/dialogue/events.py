@@ -5,11 +5,87 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ReferrerFound:
-    """The distributor behind a QR scene; nickname None when there is none."""
+class SceneBound:
+    """What a QR scan did to the user's upline.
 
-    nickname: str | None
+    ``outcome``: "bound" (new or moved), "already" (bound to this distributor
+    before), "kept" (the rules keep an earlier distributor) or "refused"
+    (self, inactive, unknown, malformed: nothing changed). ``name`` is the
+    scanned distributor's nickname, set for "bound" and "already" only.
+    """
+
+    outcome: str
+    name: str = ""
     returning: bool = False  # an existing follower scanned (SCAN), not a new follow
+
+
+@dataclass(frozen=True)
+class InviteCodeBound:
+    """A typed invite code: "bound", "already" (that distributor) or "kept" (``name``'s)."""
+
+    outcome: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class DistributorApplied:
+    """The user's distributor record after applying.
+
+    ``before`` is the status before ("" when they never applied); while the
+    spend rule holds an application back, ``missing_fen`` is how much more
+    completed spending it needs and ``threshold_fen`` the rule's amount.
+    """
+
+    status: str
+    before: str = ""
+    missing_fen: int = 0
+    threshold_fen: int = 0
+
+
+@dataclass(frozen=True)
+class InviteCodeShown:
+    """The distributor's invite code and share link."""
+
+    code: str
+    share_url: str
+
+
+@dataclass(frozen=True)
+class QrCodeShown:
+    """The distributor's referral QR code: the picture's URL and their invite code."""
+
+    image_url: str
+    code: str
+
+
+@dataclass(frozen=True)
+class PosterRequested:
+    """The poster is being made; it arrives as a customer-service message."""
+
+
+@dataclass(frozen=True)
+class LevelSales:
+    """Team sales at one commission level: orders and their amount net of refunds."""
+
+    level: int
+    orders: int
+    sales_fen: int
+
+
+@dataclass(frozen=True)
+class TeamShown:
+    """A distributor's team: head counts and the sales of one month by level."""
+
+    direct_count: int
+    team_size: int
+    year: int
+    month: int
+    levels: tuple[LevelSales, ...]
+
+    @property
+    def sales_fen(self) -> int:
+        """The month's sales at every level together."""
+        return sum(level.sales_fen for level in self.levels)
 
 
 @dataclass(frozen=True)
@@ -228,7 +304,13 @@ class Failed:
 
 
 Event = (
-    ReferrerFound
+    SceneBound
+    | InviteCodeBound
+    | DistributorApplied
+    | InviteCodeShown
+    | QrCodeShown
+    | PosterRequested
+    | TeamShown
     | CategoriesListed
     | ProductsListed
     | ProductShown

@@ -5,7 +5,9 @@ ideographic space to their ASCII forms; case is folded; runs of spaces become
 one), then matched against a keyword table. The longest keyword that starts
 the line wins. An English keyword must be a whole word ("cart 2", not
 "cartoon"); a Chinese one may run straight into its argument ("搜索苹果",
-"退款2 不想要了"), because nobody types a space there.
+"退款2 不想要了"), because nobody types a space there. A few keywords that change something
+(applying to become a distributor) count only as the whole line, so a sentence
+that merely starts with one ("apply for a refund") never triggers them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ ORDERS = "orders"
 ORDER_NUMBER = "order_number"
 REFUND = "refund"
 DISTRIBUTOR = "distributor"
+INVITE = "invite"  # alone: my invite code; with a code: bind under its distributor
+BIND = "bind"  # with a code: bind under its distributor; alone: how to
 CANCEL = "cancel"
 NEXT = "next"
 PREV = "prev"
@@ -38,19 +42,27 @@ UNKNOWN = "unknown"
 
 # Distributor-centre actions (the argument of DISTRIBUTOR).
 APPLY = "apply"
+MY_CODE = "code"
 MY_QR = "qr"
+POSTER = "poster"
 MY_TEAM = "team"
 MY_EARNINGS = "earnings"
 WITHDRAW = "withdraw"
-DISTRIBUTOR_ACTIONS = (APPLY, MY_QR, MY_TEAM, MY_EARNINGS, WITHDRAW)
+# In the order of the distributor-centre menu: "分销" then "3" means MY_QR. The engine
+# remembers the names, not the positions, so a menu shown before a reorder still works.
+DISTRIBUTOR_ACTIONS = (APPLY, MY_CODE, MY_QR, POSTER, MY_TEAM, MY_EARNINGS, WITHDRAW)
 
 # keyword -> (command, fixed argument or None). Keywords are already normalised.
 _KEYWORDS: dict[str, tuple[str, str | None]] = {}
+# Keywords that count only as the whole line.
+_WHOLE_LINE: set[str] = set()
 
 
-def _add(command: str, *words: str, arg: str | None = None) -> None:
+def _add(command: str, *words: str, arg: str | None = None, whole: bool = False) -> None:
     for word in words:
         _KEYWORDS[word] = (command, arg)
+        if whole:
+            _WHOLE_LINE.add(word)
 
 
 _add(HELP, "帮助", "说明", "怎么用", "使用说明", "help", "?", "？")
@@ -63,9 +75,14 @@ _add(CHECKOUT, "结算", "去结算", "下单", "买单", "checkout", "check out
 _add(ORDERS, "订单", "我的订单", "查订单", "orders", "order", "my orders")
 _add(REFUND, "退款", "申请退款", "退货", "refund")
 _add(DISTRIBUTOR, "分销", "分销中心", "推广中心", "distributor", "distribution", "partner")
-_add(DISTRIBUTOR, "申请分销", "申请成为分销员", "apply", arg=APPLY)
+_add(DISTRIBUTOR, "申请分销", "申请分销员", "申请成为分销员", "成为分销员", "apply",
+     "apply to distribute", arg=APPLY, whole=True)
+_add(DISTRIBUTOR, "我的邀请码", "my code", "my invite code", arg=MY_CODE)
 _add(DISTRIBUTOR, "我的二维码", "推广码", "推广二维码", "二维码", "qr", "qr code", "qrcode",
      "my qr", arg=MY_QR)
+_add(DISTRIBUTOR, "海报", "推广海报", "我的海报", "poster", "my poster", arg=POSTER)
+_add(INVITE, "邀请码", "code", "invite", "invite code")
+_add(BIND, "绑定", "绑定邀请码", "填写邀请码", "输入邀请码", "bind")
 _add(DISTRIBUTOR, "我的团队", "团队", "team", "my team", arg=MY_TEAM)
 _add(DISTRIBUTOR, "我的收益", "收益", "佣金", "earnings", "my earnings", "commission",
      arg=MY_EARNINGS)
@@ -81,7 +98,7 @@ _add(CONFIRM, "确认", "确定", "确认下单", "是", "好", "好的", "对",
 _add(NEW_ADDRESS, "新地址", "新增地址", "新建地址", "new", "new address")
 
 # Commands that take arguments; the others must be the whole line ("好吃吗" is not "好").
-_TAKES_ARGS = {SEARCH, ORDERS, REFUND, DISTRIBUTOR, CANCEL, ADD, SET, REMOVE}
+_TAKES_ARGS = {SEARCH, ORDERS, REFUND, DISTRIBUTOR, INVITE, BIND, CANCEL, ADD, SET, REMOVE}
 
 # Longest first, so "清空购物车" beats "清空" and "我的订单" beats nothing shorter.
 _ORDERED = sorted(_KEYWORDS, key=len, reverse=True)
@@ -140,7 +157,7 @@ def parse(text: str) -> Command:
         if tail and _is_ascii_word(word) and not tail[0].isspace():
             continue  # "cartoon" is not "cart"
         command, fixed = _KEYWORDS[word]
-        if tail and command not in _TAKES_ARGS:
+        if tail and (command not in _TAKES_ARGS or word in _WHOLE_LINE):
             continue
         # Keywords are ASCII or CJK, whose case folding keeps the length, so the
         # argument sits at the same offset in the line as typed.

@@ -11,11 +11,47 @@ PAGE_SIZE = 5  # items per numbered list page: short enough to read on a phone
 
 
 @dataclass(frozen=True)
-class LookupReferrer:
-    """Find the distributor a QR scene names (ReferrerFound); ``returning`` is echoed back."""
+class BindScene:
+    """Bind the user under the distributor a scanned QR scene names (SceneBound).
 
-    user_id: int
+    ``scene`` is the EventKey as WeChat sent it ("qrscene_dist_42" on subscribe,
+    "dist_42" on SCAN); ``returning`` (a follower scanning) is echoed back.
+    """
+
+    scene: str
     returning: bool = False
+
+
+@dataclass(frozen=True)
+class BindInviteCode:
+    """Bind the user under the distributor whose invite code they typed (InviteCodeBound)."""
+
+    code: str  # already in canonical form
+
+
+@dataclass(frozen=True)
+class ApplyDistributor:
+    """Apply to become a distributor (DistributorApplied)."""
+
+
+@dataclass(frozen=True)
+class ShowInviteCode:
+    """The distributor's own invite code and share link (InviteCodeShown)."""
+
+
+@dataclass(frozen=True)
+class ShowQrCode:
+    """The distributor's own referral QR code (QrCodeShown)."""
+
+
+@dataclass(frozen=True)
+class RequestPoster:
+    """Have the distributor's poster made and sent later (PosterRequested)."""
+
+
+@dataclass(frozen=True)
+class ShowTeam:
+    """The distributor's team and this month's sales by level (TeamShown)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +183,13 @@ class RequestRefund:
 
 
 Intent = (
-    LookupReferrer
+    BindScene
+    | BindInviteCode
+    | ApplyDistributor
+    | ShowInviteCode
+    | ShowQrCode
+    | RequestPoster
+    | ShowTeam
     | ShowCategories
     | ShowProducts
     | SearchProducts

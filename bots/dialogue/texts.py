@@ -23,7 +23,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "下一页 / 上一页 — 翻页\n加购 2 — 把看过的商品加 2 件到购物车\n"
         "购物车 — 查看；改 1 3 改数量；删 1 删除；清空\n结算 — 下单付款\n"
         "订单 — 我的订单；取消 1 — 取消未付款订单；退款 1 原因 — 申请退款\n"
-        "分销 — 分销中心\n取消 — 放弃当前操作\n菜单 — 主菜单",
+        "分销 — 分销中心；绑定 邀请码 — 绑定推荐人\n取消 — 放弃当前操作\n菜单 — 主菜单",
         "Things you can say:\n"
         "categories — browse\nsearch apple — find products\n"
         "a number (1, 2, ...) — pick from the last list\nnext / prev — turn the page\n"
@@ -32,7 +32,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "checkout — order and pay\n"
         "orders — your orders; cancel 1 — cancel an unpaid one; "
         "refund 1 reason — ask for a refund\n"
-        "distributor — distributor centre\ncancel — stop what you are doing\nmenu — main menu",
+        "distributor — distributor centre; bind <code> — a friend's invite code\n"
+        "cancel — stop what you are doing\nmenu — main menu",
     ),
     "not_understood": ("抱歉，没看懂「{text}」。", "Sorry, I did not understand \"{text}\"."),
     "media": (
@@ -305,25 +306,130 @@ TEXTS: dict[str, tuple[str, str]] = {
     "refund_failed": ("退款申请没有成功：{message}", "The refund was not requested: {message}"),
     # Distributor centre
     "distributor_menu": (
-        "分销中心：\n1. 申请成为分销员\n2. 我的推广二维码\n3. 我的团队\n4. 我的收益\n5. 提现\n"
-        "回复序号。",
-        "Distributor centre:\n1. Apply to become a distributor\n2. My QR code\n3. My team\n"
-        "4. My earnings\n5. Withdraw\nReply with a number.",
+        "分销中心：\n1. 申请成为分销员\n2. 我的邀请码\n3. 我的推广二维码\n4. 推广海报\n"
+        "5. 我的团队\n6. 我的收益\n7. 提现\n回复序号。有好友的邀请码？回复「绑定 邀请码」。",
+        "Distributor centre:\n1. Apply to become a distributor\n2. My invite code\n"
+        "3. My QR code\n4. My poster\n5. My team\n6. My earnings\n7. Withdraw\n"
+        "Reply with a number. Got a friend's invite code? Reply \"bind <code>\".",
     ),
-    "dist_apply": (
-        "申请成为分销员：暂未开放，分销员审核功能还在建设中。",
-        "Applying to become a distributor is not available yet.",
+    "dist_tools": (
+        "回复「邀请码」「二维码」或「海报」分享给好友，「团队」查看团队。",
+        "Reply \"my code\", \"qr\" or \"poster\" to share with friends, \"team\" to see "
+        "your team.",
     ),
-    "dist_qr": (
-        "我的推广二维码：暂未开放，推广二维码功能还在建设中。",
-        "My QR code is not available yet.",
+    "dist_approved": (
+        "恭喜，你已成为分销员！好友通过你的分享在本店购物，你就能获得佣金。",
+        "Congratulations, you are now a distributor! When friends you share with buy "
+        "here, you earn commission.",
     ),
-    "dist_team": ("我的团队：暂未开放，推荐关系功能还在建设中。", "My team is not available yet."),
+    "dist_already_active": ("你已经是分销员了。", "You are already a distributor."),
+    "dist_applied": (
+        "申请已提交，正在等待运营审核。审核通过后就能使用分销功能，"
+        "可随时回复「申请分销」查看进度。",
+        "Your application is in and waits for the operator's review. Once approved you "
+        "can use the distributor tools; reply \"apply\" any time to check.",
+    ),
+    "dist_still_pending": (
+        "你的申请正在等待运营审核，请耐心等待。",
+        "Your application is still waiting for the operator's review.",
+    ),
+    "dist_spend_missing": (
+        "申请已记录。已完成订单累计消费满 {threshold} 即自动成为分销员，你还差 {missing}。",
+        "Your application is recorded. You become a distributor automatically once your "
+        "completed orders reach {threshold}; {missing} to go.",
+    ),
+    "dist_status_not_distributor": (
+        "你还不是分销员。回复「申请分销」申请，通过后就有自己的邀请码、二维码和海报。",
+        "You are not a distributor yet. Reply \"apply\" to apply; once approved you get "
+        "your own invite code, QR code and poster.",
+    ),
+    "dist_status_pending": (
+        "你的分销员申请正在审核中，通过后就能使用这个功能。",
+        "Your distributor application is being reviewed; this works once it is approved.",
+    ),
+    "dist_status_rejected": (
+        "你之前的分销员申请没有通过，可以回复「申请分销」重新申请。",
+        "Your earlier application was not approved; reply \"apply\" to apply again.",
+    ),
+    "dist_status_frozen": (
+        "你的分销员资格已被冻结，暂时不能推广，也不会获得佣金。如有疑问请联系运营。",
+        "Your distributor account is frozen: you cannot share or earn for now. Please "
+        "contact the operator if you have questions.",
+    ),
+    "dist_status_revoked": (
+        "你的分销员资格已被取消，不能自行重新申请，请联系运营。",
+        "Your distributor status was revoked; you cannot apply again yourself. Please "
+        "contact the operator.",
+    ),
+    "invite_code": (
+        "你的邀请码：{code}\n好友在这里回复「绑定 {code}」，或打开你的分享链接，"
+        "就会成为你的客户：\n{share_url}",
+        "Your invite code: {code}\nFriends who reply \"bind {code}\" here, or open your "
+        "share link, become your customers:\n{share_url}",
+    ),
+    "qr_title": ("我的推广二维码", "My referral QR code"),
+    "qr_description": (
+        "好友扫码关注即成为你的客户。点开看大图，长按保存或转发。邀请码 {code}",
+        "Friends who scan it and follow become your customers. Open it, then press and "
+        "hold to save or forward. Invite code {code}",
+    ),
+    "qr_unavailable": (
+        "二维码暂时生成不了，请稍后再试；也可以先把邀请码发给好友（回复「邀请码」）。",
+        "Your QR code cannot be made right now; please try again later, or share your "
+        "invite code meanwhile (reply \"my code\").",
+    ),
+    "poster_requested": (
+        "你的推广海报正在生成，稍后发给你。",
+        "Your poster is being made and will arrive in a moment.",
+    ),
+    "team": (
+        "我的团队\n直属成员 {direct} 人，团队共 {size} 人\n{period}团队销售（已付款，扣除退款）：\n"
+        "{rows}\n合计 {total}",
+        "My team\n{direct} direct member(s), {size} in the whole team\n"
+        "Team sales in {period} (paid, net of refunds):\n{rows}\nTotal {total}",
+    ),
+    "team_period": ("{year} 年 {month} 月", "{year}-{month:02d}"),
+    "team_level": (
+        "{level}级：{orders} 单，{amount}",
+        "Level {level}: {orders} order(s), {amount}",
+    ),
     "dist_earnings": (
-        "我的收益：暂未开放，佣金结算功能还在建设中。",
-        "My earnings are not available yet.",
+        "我的收益：佣金功能将在下一个版本上线，届时可以在这里查看。",
+        "My earnings: commissions come with the next release; you will see them here.",
     ),
-    "dist_withdraw": ("提现：暂未开放，提现功能还在建设中。", "Withdrawals are not available yet."),
+    "dist_withdraw": (
+        "提现：将与佣金功能一起在下一个版本上线。",
+        "Withdrawals come with commissions in the next release.",
+    ),
+    # Binding under a distributor by invite code
+    "a_friend": ("你的好友", "your friend"),
+    "bind_hint": (
+        "请回复「绑定 邀请码」，例如：绑定 ABCD2345",
+        "Reply \"bind <invite code>\", e.g. bind ABCD2345",
+    ),
+    "code_bound": ("绑定成功，你的推荐人是「{name}」。", "Done: {name} is now your referrer."),
+    "code_already": ("你的推荐人已经是「{name}」了。", "{name} is already your referrer."),
+    "code_kept": (
+        "你已经有推荐人「{name}」了，按本店规则保持不变。",
+        "You are already with {name}; the shop's rules keep your first referrer.",
+    ),
+    "code_bad": (
+        "邀请码是 8 位字母和数字，例如：绑定 ABCD2345",
+        "An invite code is 8 letters and digits, e.g. bind ABCD2345",
+    ),
+    "code_unknown": (
+        "没有找到这个邀请码，请核对后再试。",
+        "No distributor has this invite code; please check it and try again.",
+    ),
+    "code_self": ("这是你自己的邀请码，不能绑定自己。", "That is your own invite code."),
+    "code_inactive": (
+        "这个邀请码的分销员目前不能接受绑定。",
+        "The distributor with this invite code cannot take new customers right now.",
+    ),
+    "code_cycle": (
+        "不能绑定：对方在你自己的团队里。",
+        "That distributor is in your own team, so you cannot be bound under them.",
+    ),
     # Failures
     "product_gone": (
         "这个商品已经下架或不存在了。",

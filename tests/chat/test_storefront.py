@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bots.dialogue.keys import MENU_CART, MENU_CATEGORIES
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
+from tests.chat.referral_helpers import make_distributor
 from tests.integration.test_payments_support import install_fake_gateway, signed_pay_notify
 from tests.support.factories import make_category, make_product, make_supplier, make_user
 from webapp.chat.state_store import StateStore
@@ -26,7 +27,6 @@ from webapp.models import (
     Order,
     OrderStatus,
     Refund,
-    Role,
     Shipment,
     Sku,
     User,
@@ -79,9 +79,7 @@ def shop(any_app: Flask) -> dict[str, Any]:
     apples[0][0].description = "脆甜多汁"
     db.session.commit()
     longjing, _ = make_product(supplier, tea, title="龙井茶", price_fen=5000, stock=3)
-    distributor = make_user(Role.DISTRIBUTOR)
-    distributor.nickname = "小王"
-    db.session.commit()
+    distributor = make_distributor("小王")
     return {"apple": apples[0][1].id, "apple_product": apples[0][0].id, "tea": longjing.id,
             "distributor": distributor.id}
 

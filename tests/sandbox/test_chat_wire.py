@@ -145,3 +145,9 @@ def test_bad_replies_are_refused() -> None:
 def test_push_round_trips_through_a_dict() -> None:
     push = _text_push("again", AES)
     assert chat_wire.SignedPush.from_dict(push.to_dict()) == push
+
+
+def test_a_passive_image_reply_shows_the_uploaded_picture() -> None:
+    shown = chat_wire.display_reply({"MsgType": "image", "Image": {"MediaId": "m/1"}})
+    assert shown == {"type": "image", "media_id": "m/1", "url": "/sandbox/chat/media/m%2F1"}
+    assert chat_wire.display_reply({"MsgType": "image"}) == {"type": "media", "label": "[图片]"}

@@ -1,14 +1,17 @@
 """The official-account sandbox API, driven by the real wechatpy clients over HTTP."""
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from flask import Flask
+from PIL import Image
 from wechatpy import WeChatClient, WeChatOAuth
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
@@ -25,6 +28,7 @@ from webapp.sandbox import (
 )
 from webapp.sandbox.oa import set_subscribed
 from webapp.sandbox.oa_api import EVENT_LIMIT, MESSAGE_LIMIT
+from webapp.sandbox.qr_png import qr_matrix
 
 
 class SandboxWeChatClient(WeChatClient):
@@ -382,18 +386,39 @@ def test_permanent_qr_same_scene_same_ticket(oa: Oa) -> None:
     assert "expire_seconds" not in first
     assert first["url"].startswith(oa.url + "/sandbox/chat?ticket=")
 
+    # Like WeChat's showqrcode: no access token, the ticket alone.
     image = requests.get(oa.api + "showqrcode", params={"ticket": first["ticket"]}, timeout=5)
     assert image.status_code == 200
-    assert image.headers["Content-Type"].startswith("image/svg+xml")
-    assert image.text.startswith("<svg") and "dist_7" in image.text
+    assert image.headers["Content-Type"] == "image/png"
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
     missing = requests.get(oa.api + "showqrcode", params={"ticket": "gQnope"}, timeout=5)
     assert missing.status_code == 404
 
 
-def test_qr_scene_escaped_in_the_image(oa: Oa) -> None:
-    ticket = oa.client().qrcode.create(_limit_str('<script>"&'))["ticket"]
-    image = requests.get(oa.api + "showqrcode", params={"ticket": ticket}, timeout=5)
-    assert "<script>" not in image.text and "&lt;script&gt;" in image.text
+def read_qr_modules(png: bytes, box: tuple[int, int, int] | None = None,
+                    modules: int | None = None) -> list[list[bool]]:
+    """The dark/light modules of a QR picture, sampled at each module's centre.
+
+    ``box`` (left, top, side) locates the code inside a larger picture (whole picture
+    by default); ``modules`` is the side in modules, quiet zone included.
+    """
+    image = Image.open(io.BytesIO(png)).convert("L")
+    left, top, side = box or (0, 0, image.size[0])
+    assert modules is not None
+    step = side / modules
+    return [
+        [image.getpixel((int(left + (x + 0.5) * step), int(top + (y + 0.5) * step))) < 128
+         for x in range(modules)]
+        for y in range(modules)
+    ]
+
+
+def test_showqrcode_is_a_real_qr_code_of_the_scan_url(oa: Oa) -> None:
+    answer = oa.client().qrcode.create(_limit_str('<script>"&'))
+    image = requests.get(oa.api + "showqrcode", params={"ticket": answer["ticket"]}, timeout=5)
+    expected = qr_matrix(answer["url"])
+    assert read_qr_modules(image.content, modules=len(expected)) == expected
+    assert answer["url"] == f"{oa.url}/sandbox/chat?ticket={quote(answer['ticket'], safe='')}"
 
 
 def test_permanent_qr_codes_are_capped(oa: Oa) -> None:

@@ -15,8 +15,14 @@ from bots.dialogue import intents as it
 from bots.dialogue.engine import Context, on_event, on_input, referrer_id
 from bots.dialogue.keys import (
     ALL_MENU_KEYS,
+    CLICK_KEYS,
     MENU_CART,
     MENU_CATEGORIES,
+    MENU_DIST_APPLY,
+    MENU_DIST_CODE,
+    MENU_DIST_POSTER,
+    MENU_DIST_QR,
+    MENU_DIST_TEAM,
     MENU_DISTRIBUTOR,
     MENU_HELP,
     MENU_ORDERS,
@@ -406,23 +412,126 @@ CONVERSATIONS: dict[str, list[Step]] = {
         U("search apple"), E(ev.ProductsListed(APPLES, 1, 2, 7, query="apple")),
         U("next", does=(it.SearchProducts("apple", 2),)),
     ],
-    "distributor centre: every item, both languages, honestly not available": [
-        U("分销", "分销中心", "1. 申请成为分销员", does=()),
-        U("1", "申请成为分销员：暂未开放"),
-        U("分销"), U("2", "推广二维码：暂未开放"),
-        U("分销"), U("3", "我的团队：暂未开放"),
-        U("分销"), U("4", "我的收益：暂未开放"),
-        U("分销"), U("5", "提现：暂未开放"),
-        U("分销"), U("6", "1 到 5"),
-        U("distributor", "Distributor centre", "2. My QR code"),
-        U("2", "My QR code is not available yet"),
-        U("apply", "not available yet"),
-        U("my team", "My team is not available yet"),
-        U("earnings", "My earnings are not available yet"),
-        U("withdraw", "Withdrawals are not available yet"),
-        U("提现", "提现：暂未开放"),
-        U("我的二维码", "推广二维码：暂未开放"),
-        U("分销 3", "我的团队：暂未开放"),
+    "distributor centre: the menu, numbers and words lead to the same intents": [
+        U("分销", "分销中心", "1. 申请成为分销员", "2. 我的邀请码", "7. 提现", does=()),
+        U("1", does=(it.ApplyDistributor(),)),
+        U("分销"), U("2", does=(it.ShowInviteCode(),)),
+        U("分销"), U("3", does=(it.ShowQrCode(),)),
+        U("分销"), U("4", does=(it.RequestPoster(),)),
+        U("分销"), U("5", does=(it.ShowTeam(),)),
+        U("分销"), U("6", "我的收益", "下一个版本", does=()),
+        U("分销"), U("7", "提现", "下一个版本", does=()),
+        U("分销"), U("8", "1 到 7", does=()),
+        U("distributor", "Distributor centre", "3. My QR code", "bind <code>"),
+        U("6", "commissions come with the next release", does=()),
+        U("withdraw", "Withdrawals come with commissions", does=()),
+        U("申请分销", does=(it.ApplyDistributor(),)),
+        U("apply", does=(it.ApplyDistributor(),)),
+        U("我的邀请码", does=(it.ShowInviteCode(),)),
+        U("邀请码", does=(it.ShowInviteCode(),)),
+        U("my code", does=(it.ShowInviteCode(),)),
+        U("我的二维码", does=(it.ShowQrCode(),)),
+        U("qr", does=(it.ShowQrCode(),)),
+        U("海报", does=(it.RequestPoster(),)),
+        U("poster", does=(it.RequestPoster(),)),
+        U("我的团队", does=(it.ShowTeam(),)),
+        U("team", does=(it.ShowTeam(),)),
+        U("分销 5", does=(it.ShowTeam(),)),
+        U("分销 team", does=(it.ShowTeam(),)),
+    ],
+    "applying: approved, pending, short of spend, already, revoked, frozen": [
+        U("申请分销", does=(it.ApplyDistributor(),)),
+        E(ev.DistributorApplied("active"), "恭喜，你已成为分销员", "「邀请码」"),
+        U("申请分销"),
+        E(ev.DistributorApplied("active", "active"), "你已经是分销员了", lacks=("恭喜",)),
+        U("申请分销"),
+        E(ev.DistributorApplied("pending"), "申请已提交", "等待运营审核"),
+        U("申请分销"),
+        E(ev.DistributorApplied("pending", "pending"), "正在等待运营审核"),
+        U("申请分销"),
+        E(ev.DistributorApplied("pending", "", 3500, 10000), "满 ¥100.00", "还差 ¥35.00"),
+        U("apply"),
+        E(ev.DistributorApplied("pending", "rejected", 1, 100), "¥1.00", "¥0.01 to go"),
+        U("申请分销"),
+        E(ev.Failed("ApplyDistributor", "revoked"), "已被取消", "联系运营"),
+        U("apply"),
+        E(ev.DistributorApplied("frozen", "frozen"), "frozen", "contact the operator"),
+        U("申请分销"),
+        E(ev.Failed("ApplyDistributor", "internal"), "稍后再试"),
+    ],
+    "apply means applying only when it is the whole line": [
+        U("apply for a refund", "没看懂", does=()),
+        U("申请分销吧", "没看懂", does=()),
+        U("申请分销。", does=(it.ApplyDistributor(),)),
+    ],
+    "distributor tools answer for the user's status": [
+        U("邀请码"),
+        E(ev.InviteCodeShown("ABCD2345", "http://shop.test/r/ABCD2345"),
+          "你的邀请码：ABCD2345", "绑定 ABCD2345", "http://shop.test/r/ABCD2345"),
+        U("my code"),
+        E(ev.InviteCodeShown("ABCD2345", "http://shop.test/r/ABCD2345"),
+          "Your invite code: ABCD2345", "bind ABCD2345"),
+        U("二维码"),
+        E(ev.QrCodeShown("http://shop.test/qr.png", "ABCD2345"), "我的推广二维码",
+          "http://shop.test/qr.png", "邀请码 ABCD2345"),
+        U("海报"), E(ev.PosterRequested(), "海报正在生成", "稍后"),
+        U("poster"), E(ev.PosterRequested(), "will arrive in a moment"),
+        U("二维码"), E(ev.Failed("ShowQrCode", "not_distributor"), "还不是分销员", "申请分销"),
+        U("海报"), E(ev.Failed("RequestPoster", "pending"), "正在审核"),
+        U("团队"), E(ev.Failed("ShowTeam", "frozen"), "已被冻结"),
+        U("邀请码"), E(ev.Failed("ShowInviteCode", "revoked"), "已被取消"),
+        U("邀请码"), E(ev.Failed("ShowInviteCode", "rejected"), "没有通过", "重新申请"),
+        U("qr"), E(ev.Failed("ShowQrCode", "not_distributor"), "not a distributor yet",
+                   "\"apply\""),
+        U("qr"), E(ev.Failed("ShowQrCode", "internal"), "try again"),
+        U("二维码"), E(ev.Failed("ShowQrCode", "wechat_qrcode", "WeChat said no"),
+                      "暂时生成不了", "邀请码", lacks=("WeChat said no",)),
+        U("qr"), E(ev.Failed("ShowQrCode", "conflict", "being created"), "try again later"),
+    ],
+    "my team: head counts and this month's sales by level": [
+        U("我的团队", does=(it.ShowTeam(),)),
+        E(ev.TeamShown(3, 12, 2026, 11, (ev.LevelSales(1, 2, 25600), ev.LevelSales(2, 0, 0))),
+          "直属成员 3 人，团队共 12 人", "2026 年 11 月团队销售", "一级：2 单，¥256.00",
+          "二级：0 单，¥0.00", "合计 ¥256.00"),
+        U("team"),
+        E(ev.TeamShown(0, 0, 2027, 1, (ev.LevelSales(1, 0, 0),)),
+          "0 direct member(s), 0 in the whole team", "Team sales in 2027-01",
+          "Level 1: 0 order(s), ¥0.00", "Total ¥0.00"),
+    ],
+    "invite codes typed in the chat": [
+        U("邀请码 ABCD2345", does=(it.BindInviteCode("ABCD2345"),)),
+        E(ev.InviteCodeBound("bound", "小王"), "绑定成功", "「小王」"),
+        U("邀请码abcd2345", does=(it.BindInviteCode("ABCD2345"),)),
+        E(ev.InviteCodeBound("already", "小王"), "已经是「小王」"),
+        U("绑定 ABCD-2345", does=(it.BindInviteCode("ABCD2345"),)),
+        E(ev.InviteCodeBound("kept", "老李"), "已经有推荐人「老李」", lacks=("小王",)),
+        U("code abcd 2345", does=(it.BindInviteCode("ABCD2345"),)),
+        E(ev.InviteCodeBound("bound", ""), "Done", "your friend"),
+        U("invite ABCD2345", does=(it.BindInviteCode("ABCD2345"),)),
+        E(ev.InviteCodeBound("kept", "Li"), "You are already with Li"),
+        U("bind ABCD2345", does=(it.BindInviteCode("ABCD2345"),)),
+        U("绑定ＡＢＣＤ２３４５", does=(it.BindInviteCode("ABCD2345"),)),
+        U("绑定 ABC", "8 位字母和数字", does=()),
+        U("绑定 ABCD1234", "8 位字母和数字", does=()),  # 1 is never in a code
+        U("bind hello", "8 letters and digits", does=()),
+        U("绑定", "绑定 邀请码", does=()),
+        U("bind", "bind <invite code>", does=()),
+        U("绑定 ABCD2345"),
+        E(ev.Failed("BindInviteCode", "unknown_code", "no distributor"), "没有找到这个邀请码"),
+        U("绑定 ABCD2345"),
+        E(ev.Failed("BindInviteCode", "bad_code", "not a code"), "8 位字母和数字"),
+        U("绑定 ABCD2345"),
+        E(ev.Failed("BindInviteCode", "self", "yourself"), "你自己的邀请码"),
+        U("绑定 ABCD2345"),
+        E(ev.Failed("BindInviteCode", "distributor_inactive", "inactive"), "不能接受绑定"),
+        U("bind ABCD2345"),
+        E(ev.Failed("BindInviteCode", "cycle", "loop"), "in your own team"),
+        U("绑定 ABCD2345"),
+        E(ev.Failed("BindInviteCode", "internal"), "稍后再试"),
+    ],
+    "an invite code typed as checkout data is data": [
+        U("结算"), E(READY_NEW),
+        U("邀请码 ABCD2345", does=ask_address("recipient", "邀请码 ABCD2345")),
     ],
     "menu clicks": [
         Do(InboundKind.CLICK, MENU_CATEGORIES, does=(it.ShowCategories(),)),
@@ -433,16 +542,37 @@ CONVERSATIONS: dict[str, list[Step]] = {
         U("毛巾", does=(it.SearchProducts("毛巾"),)),
         Do(InboundKind.CLICK, MENU_HELP, "可以这样跟我说", does=()),
         Do(InboundKind.CLICK, "NO_SUCH_KEY", "可以这样跟我说", does=()),
+        Do(InboundKind.CLICK, MENU_DIST_APPLY, does=(it.ApplyDistributor(),)),
+        Do(InboundKind.CLICK, MENU_DIST_CODE, does=(it.ShowInviteCode(),)),
+        Do(InboundKind.CLICK, MENU_DIST_QR, does=(it.ShowQrCode(),)),
+        Do(InboundKind.CLICK, MENU_DIST_POSTER, does=(it.RequestPoster(),)),
+        Do(InboundKind.CLICK, MENU_DIST_TEAM, does=(it.ShowTeam(),)),
     ],
     "subscribe: plain, through a distributor's QR code, and a scan by a follower": [
         Do(InboundKind.SUBSCRIBE, "", "欢迎关注", "1. 商品分类", does=()),
         U("1", does=(it.ShowCategories(),)),
-        Do(InboundKind.SUBSCRIBE, "", scene="qrscene_dist_42", does=(it.LookupReferrer(42),)),
-        E(ev.ReferrerFound("小王"), "欢迎关注", "你的好友「小王」推荐你", "1. 商品分类"),
-        Do(InboundKind.SCAN, "", scene="dist_42", does=(it.LookupReferrer(42, True),)),
-        E(ev.ReferrerFound(None, True), "欢迎回来", lacks=("推荐",)),
+        # The WeChat adapter drops the subscribe's "qrscene_"; the binding keeps it.
+        Do(InboundKind.SUBSCRIBE, "", scene="dist_42",
+           does=(it.BindScene("qrscene_dist_42"),)),
+        E(ev.SceneBound("bound", "小王"), "欢迎关注", "你的好友「小王」推荐你", "1. 商品分类"),
+        U("1", does=(it.ShowCategories(),)),  # the welcome's menu is the list
+        Do(InboundKind.SUBSCRIBE, "", scene="qrscene_dist_42",
+           does=(it.BindScene("qrscene_dist_42"),)),
+        Do(InboundKind.SCAN, "", scene="dist_42", does=(it.BindScene("dist_42", True),)),
+        E(ev.SceneBound("already", "小王", True), "欢迎回来", "「小王」"),
         Do(InboundKind.SUBSCRIBE, "", "欢迎关注", scene="qrscene_promo_7", does=()),
         Do(InboundKind.SCAN, "", "欢迎回来", scene="something", does=()),
+        Do(InboundKind.SCAN, "", "欢迎回来", scene="dist_0", does=()),
+    ],
+    "a scan that binds nobody new never names the scanned distributor": [
+        Do(InboundKind.SUBSCRIBE, "", scene="dist_7", does=(it.BindScene("qrscene_dist_7"),)),
+        E(ev.SceneBound("kept"), "欢迎关注", "1. 商品分类", lacks=("推荐",)),
+        Do(InboundKind.SCAN, "", scene="dist_7"),
+        E(ev.SceneBound("refused", returning=True), "欢迎回来", lacks=("推荐",)),
+        Do(InboundKind.SCAN, "", scene="dist_7"),
+        E(ev.SceneBound("bound", "", True), "欢迎回来", lacks=("推荐",)),  # no nickname
+        Do(InboundKind.SUBSCRIBE, "", scene="dist_7"),
+        E(ev.Failed("BindScene", "internal"), "欢迎关注", lacks=("稍后再试", "推荐")),
     ],
     "unknown input gets help, never an error": [
         U("asdf", "没看懂「asdf」", "可以这样跟我说", does=()),
@@ -588,9 +718,26 @@ def test_idle_time_is_configurable():
     assert "过期" in turn.replies[0].text
 
 
+def test_a_distributor_menu_shown_before_it_grew_still_means_what_it_showed():
+    # A state saved by the previous version listed five items; "2" was the QR code then.
+    old = State(touched=T0, listing={"kind": "distributor",
+                                     "ids": ["apply", "qr", "team", "earnings", "withdraw"]})
+    assert _run("2", state=old).intents == (it.ShowQrCode(),)
+    assert _run("3", state=old).intents == (it.ShowTeam(),)
+
+
+def test_the_qr_code_is_one_news_card_opening_the_picture():
+    turn = _run("二维码", ev.QrCodeShown("http://shop.test/qr/1.png", "ABCD2345"))
+    (card,) = turn.replies
+    assert isinstance(card, ArticleReply)
+    assert card.image_url == card.url == "http://shop.test/qr/1.png"
+    assert "ABCD2345" in card.description
+
+
 def test_menu_keys_are_distinct_and_all_understood():
-    assert len(set(ALL_MENU_KEYS)) == len(ALL_MENU_KEYS)
-    for key in ALL_MENU_KEYS:
+    assert len(set(CLICK_KEYS)) == len(CLICK_KEYS)
+    assert set(ALL_MENU_KEYS) <= set(CLICK_KEYS)
+    for key in CLICK_KEYS:
         turn = on_input(State(), Inbound(InboundKind.CLICK, key), Context(T0))
         assert turn.replies or turn.intents
 
@@ -598,7 +745,8 @@ def test_menu_keys_are_distinct_and_all_understood():
 @pytest.mark.parametrize(
     ("scene", "expected"),
     [("dist_42", 42), ("qrscene_dist_7", 7), (" dist_3 ", 3), ("dist_", None), ("dist_x", None),
-     ("promo_1", None), ("", None), (None, None), ("dist_" + "9" * 30, None)],
+     ("promo_1", None), ("", None), (None, None), ("dist_" + "9" * 30, None),
+     ("dist_0", None), ("dist_007", None)],
 )
 def test_referrer_scene(scene, expected):
     assert referrer_id(scene) == expected

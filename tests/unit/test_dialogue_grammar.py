@@ -38,6 +38,25 @@ from bots.dialogue.texts import STATUS, TEXTS, item_title, mask_phone, paid_mess
         ("distributor", g.DISTRIBUTOR, (), "en"),
         ("提现", g.DISTRIBUTOR, (g.WITHDRAW,), "zh"),
         ("my team", g.DISTRIBUTOR, (g.MY_TEAM,), "en"),
+        ("申请分销", g.DISTRIBUTOR, (g.APPLY,), "zh"),
+        ("Apply", g.DISTRIBUTOR, (g.APPLY,), "en"),
+        ("apply for a refund", g.UNKNOWN, (), None),  # applying needs the whole line
+        ("申请分销吧", g.UNKNOWN, (), None),
+        ("申请退款", g.REFUND, (), "zh"),
+        ("我的邀请码", g.DISTRIBUTOR, (g.MY_CODE,), "zh"),
+        ("my code", g.DISTRIBUTOR, (g.MY_CODE,), "en"),
+        ("海报", g.DISTRIBUTOR, (g.POSTER,), "zh"),
+        ("poster", g.DISTRIBUTOR, (g.POSTER,), "en"),
+        ("二维码", g.DISTRIBUTOR, (g.MY_QR,), "zh"),
+        ("邀请码", g.INVITE, (), "zh"),
+        ("邀请码 ABCD2345", g.INVITE, ("abcd2345",), "zh"),
+        ("邀请码ABCD2345", g.INVITE, ("abcd2345",), "zh"),
+        ("code ABCD2345", g.INVITE, ("abcd2345",), "en"),
+        ("invite code ABCD2345", g.INVITE, ("abcd2345",), "en"),
+        ("codes", g.UNKNOWN, (), None),
+        ("绑定 ABCD2345", g.BIND, ("abcd2345",), "zh"),
+        ("bind ABCD2345", g.BIND, ("abcd2345",), "en"),
+        ("绑定", g.BIND, (), "zh"),
         ("取消", g.CANCEL, (), "zh"),
         ("取消 2", g.CANCEL, ("2",), "zh"),
         ("取消订单2", g.CANCEL, ("2",), "zh"),
@@ -73,6 +92,7 @@ def test_parse(text, name, args, lang):
 
 def test_argument_text_keeps_its_case_and_drops_trailing_punctuation():
     assert g.parse("search Green Tea!").rest == "Green Tea"
+    assert g.parse("邀请码 ab cd-2345。").rest == "ab cd-2345"
     assert g.parse("退款 2 Broken Box。").rest == "2 Broken Box"
     assert g.parse("menu").exact and not g.parse("search x").exact
 

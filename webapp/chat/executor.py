@@ -4,25 +4,36 @@ Every intent gets exactly one event back. Refusals by a service become a
 ``Failed`` event whose code the engine knows how to word; anything unexpected
 is logged, rolled back and reported as ``Failed(code="internal")``, so a chat
 user never sees a stack trace and the webhook never answers with an error.
+
+The referral intents call :mod:`referral`: binding by QR scene or invite code,
+applying, and the distributor's tools. QR codes, posters and share links
+(``referral.qrcodes``, ``referral.posters``, ``referral.links``) are imported
+where they are used, so the chat keeps working while those modules are deployed.
 """
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from referral.binding import BindingRefused, bind_by_invite_code, bind_by_scene, record_refusal
+from referral.distributors import apply, completed_spend, distributor_of, find_by_invite_code
+from referral.domain.codes import distributor_in_scene
+from referral.domain.rules import BindingSource, DistributorStatus, Eligibility
+from referral.settings import current_rules
+from referral.tree import team_stats
 from webapp.chat.browse_cache import browse_cache
 from webapp.chat.state_store import StateStore
 from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.domain.order_rules import REFUNDABLE
-from webapp.errors import Conflict, DomainError, Forbidden, NotFound, OutOfStock
-from webapp.models import Category, Order, OrderStatus, Product, Role, Sku, User
+from webapp.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutOfStock
+from webapp.models import Category, Distributor, Order, OrderStatus, Product, Sku, User
 from webapp.services import addresses as address_service
 from webapp.services import cart as cart_service
 from webapp.services import catalogue
@@ -52,6 +63,15 @@ def local_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(CHINA).strftime("%m-%d %H:%M")
+
+
+def china_month(moment: datetime) -> tuple[int, int, datetime, datetime]:
+    """The China-time calendar month around ``moment``: year, month, its start and end in UTC."""
+    local = moment.astimezone(CHINA)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    end = start.replace(year=year, month=month)
+    return local.year, local.month, start.astimezone(UTC), end.astimezone(UTC)
 
 
 class Executor:
@@ -98,13 +118,139 @@ class Executor:
         ) if sku_id else None
         return str(title or "")
 
-    # -- catalogue ------------------------------------------------------------------------
+    # -- referral -------------------------------------------------------------------------
 
-    def _LookupReferrer(self, intent: it.LookupReferrer) -> ev.Event:  # noqa: N802
-        user = self.session.get(User, intent.user_id)
-        if user is None or user.id == self.user_id or not user.has_role(Role.DISTRIBUTOR):
-            return ev.ReferrerFound(None, intent.returning)
-        return ev.ReferrerFound(user.nickname or None, intent.returning)
+    def _BindScene(self, intent: it.BindScene) -> ev.Event:  # noqa: N802
+        # Whatever happens, the scan is answered with a welcome: a refused or failed
+        # binding is the shop's business (audit, log), never an error for the user.
+        try:
+            return self._bind_scene(intent)
+        except Exception:  # noqa: BLE001 - the log keeps the details
+            log.exception("chat: binding user %s by scene %r failed", self.user_id, intent.scene)
+            self.session.rollback()
+            return ev.SceneBound("refused", returning=intent.returning)
+
+    def _bind_scene(self, intent: it.BindScene) -> ev.SceneBound:
+        try:
+            result = bind_by_scene(self.session, self.user_id, intent.scene)
+        except BindingRefused as refused:
+            record_refusal(self.session, self.user_id, BindingSource.QR, intent.scene, refused)
+            return ev.SceneBound("refused", returning=intent.returning)
+        except (NotFound, InvalidInput):
+            # A scene for a user who does not exist (any more), or not a distributor scene:
+            # nothing to bind and no rule was asked, so nothing to audit either.
+            self.session.rollback()
+            return ev.SceneBound("refused", returning=intent.returning)
+        scanned = distributor_in_scene(intent.scene)
+        if result.changed:
+            return ev.SceneBound("bound", result.upline_name, intent.returning)
+        if result.upline_id == scanned:
+            return ev.SceneBound("already", result.upline_name, intent.returning)
+        return ev.SceneBound("kept", returning=intent.returning)
+
+    def _BindInviteCode(self, intent: it.BindInviteCode) -> ev.Event:  # noqa: N802
+        action = "BindInviteCode"
+        owner = find_by_invite_code(self.session, intent.code)
+        owner_id = owner.user_id if owner is not None else None
+        try:
+            result = bind_by_invite_code(
+                self.session, self.user_id, intent.code, BindingSource.INVITE_CODE
+            )
+        except BindingRefused as refused:
+            record_refusal(self.session, self.user_id, BindingSource.INVITE_CODE, intent.code,
+                           refused)
+            return ev.Failed(action, str(refused.code), refused.message)
+        except InvalidInput as exc:
+            self.session.rollback()
+            return ev.Failed(action, "bad_code", exc.message)
+        except NotFound as exc:
+            self.session.rollback()
+            return ev.Failed(action, "unknown_code", exc.message)
+        if result.changed:
+            return ev.InviteCodeBound("bound", result.upline_name)
+        if result.upline_id == owner_id:
+            return ev.InviteCodeBound("already", result.upline_name)
+        current = self.session.get(User, result.upline_id) if result.upline_id else None
+        return ev.InviteCodeBound("kept", current.nickname if current is not None else "")
+
+    def _ApplyDistributor(self, intent: it.ApplyDistributor) -> ev.Event:  # noqa: N802
+        action = "ApplyDistributor"
+        found = distributor_of(self.session, self.user_id)
+        before = str(found.status) if found is not None else ""
+        if before == DistributorStatus.REVOKED:
+            return ev.Failed(action, "revoked")
+        try:
+            record = apply(self.session, self.user_id)
+        except Conflict:
+            self.session.rollback()
+            # Revoked meanwhile (an operator's decision racing the message): say so.
+            again = distributor_of(self.session, self.user_id)
+            if again is not None and again.status == DistributorStatus.REVOKED:
+                return ev.Failed(action, "revoked")
+            raise
+        status = str(record.status)
+        missing = threshold = 0
+        if status == DistributorStatus.PENDING:
+            rules = current_rules(self.session)
+            if rules.eligibility is Eligibility.SPEND:
+                threshold = rules.eligibility_spend_fen
+                missing = max(0, threshold - completed_spend(self.session, self.user_id))
+        return ev.DistributorApplied(status, before, missing, threshold)
+
+    def _active_distributor(self, action: str) -> Distributor | ev.Failed:
+        """The user's distributor record if active, else why not (as the engine words it)."""
+        record = distributor_of(self.session, self.user_id)
+        if record is None:
+            return ev.Failed(action, "not_distributor")
+        if record.status != DistributorStatus.ACTIVE:
+            return ev.Failed(action, str(record.status))
+        return record
+
+    def _ShowInviteCode(self, intent: it.ShowInviteCode) -> ev.Event:  # noqa: N802
+        from referral.links import share_url
+
+        record = self._active_distributor("ShowInviteCode")
+        if isinstance(record, ev.Failed):
+            return record
+        code = record.invite_code
+        return ev.InviteCodeShown(code, share_url(self.base_url, code))
+
+    def _ShowQrCode(self, intent: it.ShowQrCode) -> ev.Event:  # noqa: N802
+        from referral.qrcodes import ensure_qr_code
+
+        record = self._active_distributor("ShowQrCode")
+        if isinstance(record, ev.Failed):
+            return record
+        code = record.invite_code
+        qr = ensure_qr_code(self.session, self.user_id)
+        return ev.QrCodeShown(qr.image_url, code)
+
+    def _RequestPoster(self, intent: it.RequestPoster) -> ev.Event:  # noqa: N802
+        from referral.posters import request_poster
+
+        record = self._active_distributor("RequestPoster")
+        if isinstance(record, ev.Failed):
+            return record
+        request_poster(self.user_id, self.openid)
+        return ev.PosterRequested()
+
+    def _ShowTeam(self, intent: it.ShowTeam) -> ev.Event:  # noqa: N802
+        record = self._active_distributor("ShowTeam")
+        if isinstance(record, ev.Failed):
+            return record
+        year, month, since, until = china_month(datetime.now(UTC))
+        stats = team_stats(self.session, self.user_id, since=since, until=until)
+        levels = current_rules(self.session).levels
+        return ev.TeamShown(
+            stats.direct_count, stats.team_size, year, month,
+            tuple(
+                ev.LevelSales(level, stats.orders_by_level.get(level, 0),
+                              stats.sales_by_level.get(level, 0))
+                for level in range(1, levels + 1)
+            ),
+        )
+
+    # -- catalogue ------------------------------------------------------------------------
 
     def _ShowCategories(self, intent: it.ShowCategories) -> ev.Event:  # noqa: N802
         return browse_cache().get_or_compute(("categories",), self._list_categories)

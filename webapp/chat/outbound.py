@@ -13,6 +13,9 @@ message that WeChat would refuse is not sent at all: it is logged and recorded
 as dropped. A 45015 / 45047 from WeChat all the same closes the user's windows
 in our books, so later messages are dropped here instead of hammering WeChat.
 
+Messages are text, news (one article) or image (a temporary media_id from
+``media/upload``, see ``image_message``).
+
 ``send_customer_service`` enqueues an RQ job on the notifications queue; the
 job (``workers.messaging``) calls ``deliver_now``. Each delivery remembers in
 Redis how far it got, so a job retried after a network error neither resends
@@ -238,8 +241,19 @@ def close_windows(openid: str, *, app: Flask | None = None) -> None:
     _note(get_redis(_app(app)), openid, "exhausted", None)
 
 
+def image_message(media_id: str) -> dict[str, str]:
+    """An image message for ``send_customer_service`` / ``deliver_now``.
+
+    ``media_id`` is a temporary media upload (``client.media.upload("image", ...)``);
+    WeChat forgets it after 3 days, so queue the message soon after uploading.
+    """
+    if not media_id:
+        raise ValueError("an image message needs a media_id")
+    return {"type": "image", "media_id": media_id}
+
+
 def reply_to_message(reply: Reply | Mapping[str, Any]) -> dict[str, str]:
-    """A reply as the plain dict a job carries: {"type": "text"|"news", ...}."""
+    """A reply as the plain dict a job carries: {"type": "text"|"news"|"image", ...}."""
     if isinstance(reply, TextReply):
         return {"type": "text", "text": reply.text}
     if isinstance(reply, ArticleReply):
@@ -247,12 +261,14 @@ def reply_to_message(reply: Reply | Mapping[str, Any]) -> dict[str, str]:
                 "image_url": reply.image_url, "url": reply.url}
     if isinstance(reply, Mapping) and reply.get("type") in ("text", "news"):
         return {str(k): str(v) for k, v in reply.items()}
+    if isinstance(reply, Mapping) and reply.get("type") == "image" and reply.get("media_id"):
+        return image_message(str(reply["media_id"]))
     raise TypeError(f"cannot send {type(reply).__name__} as a customer-service message")
 
 
 def send_customer_service(
     openid: str,
-    replies: Sequence[Reply],
+    replies: Sequence[Reply | Mapping[str, Any]],
     reason: str = "reply",
     *,
     key: str | None = None,
@@ -310,6 +326,9 @@ def _send_one(client: Any, openid: str, message: Mapping[str, str]) -> None:
     if message["type"] == "text":
         client.message.send_text(openid, message["text"])
         return
+    if message["type"] == "image":
+        client.message.send_image(openid, message["media_id"])
+        return
     article = {
         "title": message.get("title", ""),
         "description": message.get("description", ""),
@@ -321,6 +340,8 @@ def _send_one(client: Any, openid: str, message: Mapping[str, str]) -> None:
 
 
 def _preview(message: Mapping[str, str]) -> str:
+    if message["type"] == "image":
+        return "[image] " + message.get("media_id", "")[:24]
     text = message.get("text") if message["type"] == "text" else message.get("title")
     return (text or "")[:40]
 

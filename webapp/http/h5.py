@@ -1,11 +1,14 @@
-"""H5 pages opened from the chat: pay an order, see an order, list one's orders.
+"""H5 pages opened from the chat: pay an order, see an order, list one's orders; share links.
 
 Who is asking comes from WeChat OAuth ``snsapi_base``: without an openid in
 the (signed) session cookie, a page sends the browser to the authorize page and
 ``/h5/oauth/callback`` brings it back signed in. Every page is a GET that only
 reads, except that the pay page starts the payment, which is idempotent (the
 same WeChat trade and prepay_id every time), so a forged link can at worst show
-the buyer their own pay button.
+the buyer their own pay button, and the share link ``/r/<invite code>`` binds
+the visitor under that distributor (source ``link``), which the binding rules
+make idempotent: the same link opened twice binds once, and under "first
+touch" an earlier distributor keeps the visitor.
 """
 from __future__ import annotations
 
@@ -27,11 +30,16 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from webapp.errors import Conflict, DomainError, PaymentGatewayError
+from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
+from referral.distributors import find_by_invite_code
+from referral.domain.codes import normalise_invite_code
+from referral.domain.rules import BindingSource, Refusal
+from referral.qrcodes import cached_qr_code
+from webapp.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentGatewayError
 from webapp.extensions import db
 from webapp.models import Order, OrderStatus, User
 from webapp.services.actors import Actor
-from webapp.services.identity import user_for_openid
+from webapp.services.identity import ensure_wechat_user, user_for_openid
 from webapp.services.orders import find_order_by_number
 from webapp.services.payments import start_payment
 from webapp.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
@@ -40,11 +48,16 @@ from webapp.wechat.oauth import state_is_valid as oauth_state_is_valid
 log = logging.getLogger(__name__)
 
 blp = Blueprint("h5", __name__, url_prefix="/h5")
+# Share links live at the site root (/r/<code>: short enough for a poster or a chat).
+share_blp = Blueprint("h5_share", __name__)
+# Registered with the H5 pages, wherever those are registered.
+blp.record_once(lambda state: state.app.register_blueprint(share_blp))
 
 SESSION_OPENID = "wx_openid"
 SESSION_NONCE = "wx_oauth_nonce"
 SESSION_NEXT = "wx_oauth_next"
 MAX_ORDER_NUMBER = 32
+MAX_SHARE_CODE = 32
 ORDER_LIST_LIMIT = 50
 
 PAID_STATUSES = frozenset({
@@ -137,8 +150,9 @@ def _own_order(user: User | None, number: str) -> Order | None:
 
 
 def _safe_next(path: object) -> str:
-    # Only our own H5 pages: never an absolute URL or a scheme-relative one.
-    if isinstance(path, str) and path.startswith("/h5/") and "//" not in path and "\\" not in path:
+    # Only our own H5 pages and share links: never an absolute URL or a scheme-relative one.
+    if (isinstance(path, str) and path.startswith(("/h5/", "/r/")) and "//" not in path
+            and "\\" not in path):
         return path
     return url_for("h5.order_list")
 
@@ -234,3 +248,99 @@ def order_list() -> Response:
             .order_by(Order.id.desc()).limit(ORDER_LIST_LIMIT)
         ))
     return _page("h5/orders.html", orders=orders)
+
+
+# --- share links ---------------------------------------------------------------------------
+
+
+def _display_name(user: User | None) -> str:
+    if user is None:
+        return "ChatShop"
+    return user.nickname or f"ChatShop #{user.id}"
+
+
+def _follow_help(distributor_id: int) -> dict[str, Any]:
+    """How the visitor follows the account: the distributor's QR code when there is one.
+
+    Only a cached code is shown: a page view never waits for WeChat to create one.
+    """
+    qr = cached_qr_code(db.session, distributor_id)
+    sandbox = bool(current_app.config.get("WECHAT_SANDBOX"))
+    chat_url = None
+    if sandbox:
+        # The sandbox's QR url is its chat page, ready to "scan" this very code.
+        chat_url = qr.url if qr is not None and qr.url else (
+            current_app.config["PUBLIC_BASE_URL"] + "/sandbox/chat")
+    return {"qr_image": qr.image_url if qr is not None else None, "chat_url": chat_url}
+
+
+def _share_page(status: int = 200, **context: Any) -> Response:
+    return _page("h5/share.html", status, **context)
+
+
+_REFUSED = {
+    Refusal.SELF: ("这是你自己的邀请链接 · This is your own invite link",
+                   "把它分享给朋友，他们打开后就会加入你的小店。"
+                   " Share it with friends: opening it brings them into your shop."),
+    Refusal.CYCLE: ("无法加入 · You cannot join this shop",
+                    "{name} 是你团队中的成员，不能成为你的上级。"
+                    " {name} is in your own team, so they cannot be above you."),
+    Refusal.INACTIVE: ("小店暂停邀请 · This shop is not inviting right now",
+                       "{name} 的小店暂时不能邀请新成员，你仍然可以在公众号里购物。"
+                       " {name}'s shop is not taking new members at the moment;"
+                       " you can still shop with us in the chat."),
+}
+_REFUSED[Refusal.NOT_DISTRIBUTOR] = _REFUSED[Refusal.INACTIVE]
+
+
+@share_blp.get("/r/<code>")
+def share_link(code: str) -> Response:
+    """A distributor's share link: sign in, bind the visitor (source ``link``), say the outcome."""
+    normal = normalise_invite_code(code) if len(code) <= MAX_SHARE_CODE else None
+    record = find_by_invite_code(db.session, normal) if normal else None
+    if normal is None or record is None:
+        return _error(404, "邀请码无效 Unknown invite code",
+                      "找不到这个邀请码对应的小店，请向分享者确认链接。"
+                      " No shop has this invite code; check the link with whoever shared it.")
+    distributor_id = record.user_id
+    openid, _ = _signed_in_user()
+    if openid is None:
+        return _sign_in(url_for("h5_share.share_link", code=normal))
+    try:
+        visitor = ensure_wechat_user(db.session, openid)
+    except InvalidInput:
+        return _error(400, "未授权 Not authorised",
+                      "微信身份无效，请重试。 Invalid WeChat identity; try again.")
+    owner = db.session.get(User, distributor_id)
+    name = _display_name(owner)
+    follow = {**_follow_help(distributor_id), "subscribed": bool(visitor.subscribed)}
+    try:
+        result = bind_by_invite_code(db.session, visitor.id, normal, BindingSource.LINK)
+    except BindingRefused as exc:
+        db.session.rollback()
+        record_refusal(db.session, visitor.id, BindingSource.LINK, normal, exc)
+        title, message = _REFUSED.get(exc.code, _REFUSED[Refusal.INACTIVE])
+        return _share_page(outcome="refused", title=title, message=message.format(name=name),
+                           follow=None if exc.code is Refusal.SELF else follow)
+    except NotFound:
+        db.session.rollback()
+        return _error(404, "邀请码无效 Unknown invite code",
+                      "这个小店已不存在。 This shop no longer exists.")
+    if result.changed:
+        return _share_page(outcome="joined",
+                           title=f"已加入 {name} 的小店 · You joined {name}'s shop",
+                           message=f"以后在公众号里购物，都会由 {name} 为你服务。"
+                           f" From now on {name} looks after your orders in the chat.",
+                           follow=follow)
+    if result.upline_id == distributor_id:
+        return _share_page(outcome="already",
+                           title=f"你已在 {name} 的小店 · You are already in {name}'s shop",
+                           message="无需重复加入。 Nothing more to do.", follow=follow)
+    current = _display_name(db.session.get(User, result.upline_id)) if result.upline_id else ""
+    return _share_page(
+        outcome="kept",
+        title=f"你已是 {current} 的小店成员 · You are already with {current}'s shop",
+        message="按照小店规则，最先邀请你的分销员会一直为你服务，所以这次没有变更。"
+        " The distributor who invited you first stays with you, so nothing changed.",
+        follow=follow,
+    )

@@ -5,7 +5,8 @@ Public entry points for tests and other code (all need an app context):
 ``sandbox_orders``, ``notify_log``, ``travel``, ``pay_page_url``; for the official
 account: ``note_user_message``, ``note_event``, ``note_payment``, ``sent_messages``,
 ``transcript``, ``create_consumer``, ``user_says``, ``user_clicks``, ``user_follows``,
-``user_scans``, ``user_unfollows``, ``tokens_issued``, ``current_menu``, ``qr_codes``.
+``user_scans``, ``user_unfollows``, ``tokens_issued``, ``current_menu``, ``qr_codes``,
+``uploaded_media``.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from webapp.sandbox.oa import (
     sent_messages,
     tokens_issued,
     transcript,
+    uploaded_media,
 )
 from webapp.sandbox.pay import (
     PaidOrder,
@@ -71,6 +73,7 @@ __all__ = [
     "tokens_issued",
     "transcript",
     "travel",
+    "uploaded_media",
     "user_clicks",
     "user_follows",
     "user_says",

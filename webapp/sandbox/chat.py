@@ -461,6 +461,15 @@ def sample_image() -> Response:
     return Response(qr_svg("sample-image"), mimetype="image/svg+xml")
 
 
+@blp.get("/media/<media_id>")
+def media(media_id: str) -> Response:
+    """A file the app sent in an image message, as the user's WeChat shows it (no token)."""
+    found = oa.uploaded_media(media_id)
+    if found is None:
+        return Response("unknown or expired media", status=404, mimetype="text/plain")
+    return oa.media_response(*found)
+
+
 @blp.get("/api/state")
 def state() -> Response:
     """Users, menu, distributors and QR codes the page offers, and the selected user."""

@@ -20,6 +20,8 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
+from webapp.sandbox.oa_api import media_url
+
 PLAIN = "plain"
 COMPAT = "compat"
 AES = "aes"
@@ -206,6 +208,12 @@ def display_reply(fields: dict[str, Any]) -> dict[str, Any]:
         return {"type": "news", "articles": articles[:1], "total": len(articles)}
     if msg_type == "transfer_customer_service":
         return {"type": "notice", "text": "转接客服 (transfer_customer_service)"}
+    image = fields.get("Image")
+    if msg_type == "image" and isinstance(image, dict) and _str(image.get("MediaId")):
+        # Shown like a customer-service image: the upload the media_id names (a broken
+        # picture if the app never uploaded it, which is what the user would notice).
+        media_id = _str(image.get("MediaId"))
+        return {"type": "image", "media_id": media_id, "url": media_url(media_id)}
     labels = {"image": "[图片]", "voice": "[语音]", "video": "[视频]", "music": "[音乐]"}
     if msg_type in labels:
         return {"type": "media", "label": labels[msg_type]}

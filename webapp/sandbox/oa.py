@@ -18,8 +18,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webapp.redis_conn import get_redis
 from webapp.sandbox import clock, oa_api
 from webapp.sandbox.oa_api import Account, ApiError, Ctx, Limits
-from webapp.sandbox.oa_store import OaStore, QrCode, SandboxUser, new_openid
-from webapp.sandbox.qr_svg import qr_svg
+from webapp.sandbox.oa_store import Media, OaStore, QrCode, SandboxUser, new_openid
+from webapp.sandbox.qr_png import qr_png
 
 blp = Blueprint("sandbox_wechat", __name__, url_prefix="/sandbox/wechat")
 
@@ -136,6 +136,16 @@ def current_menu() -> dict[str, Any] | None:
 def qr_codes(limit: int = 100) -> list[QrCode]:
     """QR codes the app created, newest first."""
     return store().list_qr(limit)
+
+
+def uploaded_media(media_id: str) -> tuple[Media, bytes] | None:
+    """A temporary media file the app uploaded, with its bytes, while it is valid; else None."""
+    ctx = context()
+    media = oa_api.live_media(ctx, media_id)
+    data = ctx.store.media_data(media_id) if media is not None else None
+    if media is None or data is None:
+        return None
+    return media, data
 
 
 def qr_image_url(ticket: str) -> str:
@@ -287,12 +297,64 @@ def qrcode_create() -> Response:
 
 @blp.get("/cgi-bin/showqrcode")
 def showqrcode() -> Response:
-    """The image of a QR code (a QR-looking SVG placeholder); 404 for unknown or expired."""
+    """The image of a QR code: a scannable PNG of its ``url``; 404 for unknown or expired.
+
+    Like WeChat's (on mp.weixin.qq.com), it needs no access token: the ticket is the secret.
+    """
     code = oa_api.live_qr(context(), request.args.get("ticket") or "")
     if code is None:
         return Response("unknown or expired ticket", status=404, mimetype="text/plain")
-    response = Response(qr_svg(code.ticket, code.scene), mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response = Response(qr_png(code.url), mimetype="image/png")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _media_upload(ctx: Ctx) -> dict[str, Any]:
+    rule = oa_api.check_media_type(request.args.get("type"))
+    # The app allows 1 MB bodies; WeChat takes files up to 10 MB, so this request may
+    # carry that plus the multipart envelope. Anything larger cannot be a valid file.
+    request.max_content_length = oa_api.LARGEST_MEDIA + 64 * 1024
+    try:
+        upload = request.files.get("media")
+    except RequestEntityTooLarge:
+        raise ApiError(rule.size_errcode, rule.size_errmsg) from None
+    if upload is None:
+        return oa_api.media_upload(ctx, request.args.get("type"), None, None)
+    try:
+        data = upload.read(rule.max_bytes + 1)
+    finally:
+        # Large parts are spooled to a temporary file: close it now, not at GC time.
+        upload.close()
+    return oa_api.media_upload(ctx, request.args.get("type"), upload.filename, data)
+
+
+@blp.route("/cgi-bin/media/upload", methods=["GET", "POST"])
+def media_upload() -> Response:
+    """Upload a temporary media file (multipart field ``media``): kept 3 days in Redis."""
+    return _answer(_authenticated(_media_upload), post_only=True)
+
+
+@blp.get("/cgi-bin/media/get")
+def media_get() -> Response:
+    """Download a temporary media file (the bytes; a JSON error when the id is not valid)."""
+    try:
+        oa_api.authenticate(context(), request.args.get("access_token"))
+    except ApiError as exc:
+        return _json(exc.to_dict())
+    found = uploaded_media(request.args.get("media_id") or "")
+    if found is None:
+        return _json(ApiError(40007, "invalid media_id").to_dict())
+    return media_response(*found)
+
+
+def media_response(media: Media, data: bytes) -> Response:
+    """An uploaded file as WeChat serves it: its own type, never sniffed, never run."""
+    response = Response(data, mimetype=media.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    if not media.content_type.startswith("image/"):
+        response.headers["Content-Disposition"] = "attachment"
     return response
 
 

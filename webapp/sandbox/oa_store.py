@@ -28,11 +28,15 @@ _QR_PERMANENT = _PREFIX + "qr:permanent"
 _TOKENS_ISSUED = _PREFIX + "token:issued"
 _MSGID_SEQ = _PREFIX + "msgid:seq"
 _TEMPLATE_MSGID = _PREFIX + "template:msgid"
+_MEDIA = _PREFIX + "media:"
 
 LOG_LIMIT = 500  # transcript entries kept per openid
 # Redis forgets tokens a while after they die on the sandbox clock; only keeps Redis tidy.
 TOKEN_KEEP_SECONDS = 8 * 24 * 3600
 OAUTH_CODE_SECONDS = 300  # WeChat's codes live five minutes and are single-use
+# Redis forgets uploaded media a while after WeChat would (3 days on the sandbox clock);
+# the rule itself is oa_api's, this only keeps Redis tidy.
+MEDIA_KEEP_SECONDS = 8 * 24 * 3600
 OPENID_PREFIX = "o-sandbox-"
 OPENID_LENGTH = 28  # the length of real openids, which some code checks
 _OPENID_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -94,6 +98,27 @@ class QrCode:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> QrCode:
+        """Load what to_json wrote."""
+        return cls(**json.loads(raw))
+
+
+@dataclass
+class Media:
+    """A temporary media file the app uploaded (cgi-bin/media/upload); the bytes are kept apart."""
+
+    media_id: str
+    type: str  # image, voice, video or thumb
+    content_type: str  # what the bytes are, as the sandbox recognised them
+    filename: str
+    size: int
+    created_at: float  # sandbox-clock seconds
+
+    def to_json(self) -> str:
+        """Serialise for Redis."""
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Media:
         """Load what to_json wrote."""
         return cls(**json.loads(raw))
 
@@ -332,6 +357,26 @@ class OaStore:
             if code is not None:
                 codes.append(code)
         return codes
+
+    # --- temporary media --------------------------------------------------------------
+
+    def put_media(self, media: Media, data: bytes) -> None:
+        """Store an uploaded file and what is known of it."""
+        pipe = self.conn.pipeline()
+        pipe.set(f"{_MEDIA}{media.media_id}", media.to_json(), ex=MEDIA_KEEP_SECONDS)
+        pipe.set(f"{_MEDIA}{media.media_id}:data", data, ex=MEDIA_KEEP_SECONDS)
+        pipe.execute()
+
+    def get_media(self, media_id: str) -> Media | None:
+        """What is known of an uploaded file, or None."""
+        raw = self.conn.get(f"{_MEDIA}{media_id}")
+        return Media.from_json(raw) if raw is not None else None
+
+    def media_data(self, media_id: str) -> bytes | None:
+        """The bytes of an uploaded file, or None."""
+        raw = self.conn.get(f"{_MEDIA}{media_id}:data")
+        # Binary: only a client without decode_responses (the app's own) reads it back intact.
+        return raw if isinstance(raw, bytes) else None
 
     # --- OAuth ------------------------------------------------------------------------
 

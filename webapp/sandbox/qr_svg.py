@@ -1,6 +1,7 @@
 """A QR-looking SVG for a sandbox ticket: finder squares and modules drawn from the ticket's hash.
 
-It is a placeholder, not a scannable code: in the sandbox you "scan" on the chat page.
+It is a placeholder, not a scannable code: the chat page's sample picture. The
+codes the app creates are served as real, scannable PNGs (``qr_png``).
 """
 from __future__ import annotations
 

@@ -114,9 +114,18 @@
     return box;
   }
 
+  function picture(msg) {
+    var src = safeImage(msg.url);
+    if (!src) { return el("div", { className: "bubble", text: "[图片]" }); }
+    var img = el("img", { src: src, alt: "[图片]" });
+    // Like WeChat, a tap opens the picture at full size.
+    return el("a", { className: "bubble picture", href: src, target: "_blank", rel: "noopener" }, [img]);
+  }
+
   function content(msg) {
     switch (msg.type) {
       case "text": return richText(el("div", { className: "bubble" }), msg.content || "");
+      case "image": return picture(msg);
       case "news": return newsCard((msg.articles || [{}])[0], msg.total || 1);
       case "template": return templateCard(msg);
       case "msgmenu": return msgMenu(msg);

@@ -1,0 +1,270 @@
+"""Distributor posters: drawing, the daily job, and the trip through the sandbox to the chat."""
+from __future__ import annotations
+
+import glob
+import io
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from PIL import Image
+from rq import SimpleWorker
+
+from referral.links import share_url
+from referral.posters import (
+    DEFAULT_TITLE,
+    MEDIA_CACHE_PREFIX,
+    POSTER_SIZE,
+    QR_BOX,
+    TICKET_KEY,
+    poster_file,
+    poster_job_id,
+    poster_ticket,
+    poster_title,
+    render_poster,
+    request_poster,
+    send_poster,
+)
+from referral.qrcodes import ensure_qr_code
+from tests.referral.test_qrcodes import make_distributor
+from tests.sandbox.test_oa_api import read_qr_modules
+from tests.support.factories import make_user
+from tests.support.live_server import LiveSandbox
+from webapp.chat.outbound import note_user_interaction
+from webapp.extensions import db
+from webapp.models import Distributor, User
+from webapp.redis_conn import get_redis
+from webapp.sandbox import oa_api, sent_messages, uploaded_media
+from webapp.sandbox.oa import create_consumer, note_user_message, set_subscribed
+from webapp.sandbox.qr_png import qr_matrix, qr_png
+from workers.queues import NOTIFICATIONS, QUEUE_NAMES, get_queue
+
+SCAN_URL = "http://127.0.0.1:5000/sandbox/chat?ticket=gQtest-ticket"
+
+
+def _decode(png: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+def _qr_in(png: bytes, data: str) -> bool:
+    expected = qr_matrix(data)
+    return read_qr_modules(png, box=QR_BOX, modules=len(expected)) == expected
+
+
+# --- drawing -------------------------------------------------------------------------------
+
+
+def test_a_poster_is_a_png_with_the_qr_code_readable_in_its_box():
+    png = render_poster(qr_png(SCAN_URL), "ABCD2345", "Alice's shop", ticket="gQtest-ticket")
+    image = _decode(png)
+    assert image.format == "PNG" and image.size == POSTER_SIZE
+    assert image.info[TICKET_KEY] == "gQtest-ticket" == poster_ticket(png)
+    # Every module of the QR code, read back at its centre, is the one the QR encoder made.
+    assert _qr_in(png, SCAN_URL)
+    # The QR code is big: more than half the poster's width.
+    assert QR_BOX[2] > POSTER_SIZE[0] / 2
+    # Something (the invite code) is drawn in the band under the code.
+    left, top, side = QR_BOX
+    band = image.convert("L").crop((0, top + side + 150, POSTER_SIZE[0], top + side + 280))
+    assert band.getextrema()[0] < 64
+
+
+def test_a_jpeg_like_wechats_still_gives_a_clean_code():
+    out = io.BytesIO()
+    Image.open(io.BytesIO(qr_png(SCAN_URL))).convert("RGB").resize((430, 430)).save(
+        out, format="JPEG", quality=70)
+    png = render_poster(out.getvalue(), "ABCD2345", "Alice's shop")
+    assert _qr_in(png, SCAN_URL)
+    histogram = _decode(png).convert("L").crop(
+        (QR_BOX[0], QR_BOX[1], QR_BOX[0] + QR_BOX[2], QR_BOX[1] + QR_BOX[2])).histogram()
+    levels = {value for value, count in enumerate(histogram) if count}
+    assert levels == {0, 255}  # thresholded: no JPEG grey left in the code
+
+
+def test_without_a_font_file_only_ascii_text_is_drawn():
+    qr = qr_png(SCAN_URL)
+    default = render_poster(qr, "ABCD2345", DEFAULT_TITLE)
+    assert render_poster(qr, "ABCD2345", "小明的小店") == default
+    assert render_poster(qr, "ABCD2345", "") == default
+    assert render_poster(qr, "ABCD2345", "Alice's shop") != default
+    assert poster_title("小明", cjk=False) == DEFAULT_TITLE
+    assert poster_title("Alice", cjk=False) == "Alice's shop"
+    assert poster_title("小明", cjk=True) == "小明 的小店"
+
+
+def _a_font_file() -> str | None:
+    for pattern in ("/usr/share/fonts/**/*.ttf", "/usr/share/fonts/**/*.otf",
+                    "/usr/share/fonts/**/*.ttc"):
+        found = sorted(glob.glob(pattern, recursive=True))
+        if found:
+            return found[0]
+    return None
+
+
+def test_a_configured_font_draws_the_title_as_given():
+    font = _a_font_file()
+    if font is None:
+        pytest.skip("no font file on this machine to stand in for POSTER_FONT_PATH")
+    qr = qr_png(SCAN_URL)
+    chinese = render_poster(qr, "ABCD2345", "小明的小店", font_path=font)
+    assert chinese != render_poster(qr, "ABCD2345", DEFAULT_TITLE, font_path=font)
+    assert _decode(chinese).size == POSTER_SIZE and _qr_in(chinese, SCAN_URL)
+
+
+def test_an_unreadable_font_falls_back_to_ascii(tmp_path: Any):
+    qr = qr_png(SCAN_URL)
+    missing = str(tmp_path / "missing.ttf")
+    assert render_poster(qr, "ABCD2345", "小明", font_path=missing) == render_poster(
+        qr, "ABCD2345", DEFAULT_TITLE)
+
+
+@pytest.mark.parametrize(("qr", "code"), [
+    (b"not an image", "ABCD2345"),
+    (None, ""),
+    (None, "邀请码"),
+    (None, "X" * 17),
+])
+def test_bad_input_is_refused(qr: bytes | None, code: str):
+    with pytest.raises(ValueError):
+        render_poster(qr if qr is not None else qr_png(SCAN_URL), code, "title")
+
+
+def test_share_url():
+    assert share_url("https://shop.example/", "abcd-2345") == "https://shop.example/r/ABCD2345"
+    with pytest.raises(ValueError):
+        share_url("https://shop.example", "nope")
+    with pytest.raises(ValueError):
+        share_url("shop.example", "ABCD2345")
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+def test_request_poster_queues_one_job_a_day(app: Flask):
+    request_poster(42, "o-dist-42")
+    request_poster(42, "o-dist-42")
+    request_poster(43, "o-dist-43")
+    queue = get_queue(NOTIFICATIONS)
+    assert sorted(queue.job_ids) == sorted([poster_job_id(42), poster_job_id(43)])
+    job = queue.fetch_job(poster_job_id(42))
+    assert job is not None
+    assert job.func_name == "workers.jobs.send_distributor_poster"
+    assert job.args == (42, "o-dist-42")
+    assert poster_job_id(42).startswith("poster-42-20")
+    with pytest.raises(ValueError):
+        request_poster(0, "o-x")
+
+
+def run_jobs() -> None:
+    """Run the queued RQ jobs here, in the test's app context (keeping pytest's signals)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        SimpleWorker(list(QUEUE_NAMES), connection=get_redis()).work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _follower_distributor(nickname: str = "Alice") -> User:
+    """An active distributor who follows the account, with customer-service windows open."""
+    openid = create_consumer(nickname).openid
+    set_subscribed(openid, True)
+    note_user_message(openid)  # the sandbox's books (WeChat's)
+    note_user_interaction(openid, "text")  # the app's books
+    user = make_distributor()
+    user.openid = openid
+    user.nickname = nickname
+    db.session.commit()
+    return user
+
+
+def _spy_uploads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real: Callable[..., dict[str, Any]] = oa_api.media_upload
+
+    def spy(ctx: Any, media_type: Any, filename: Any, data: Any) -> dict[str, Any]:
+        seen.append(str(filename))
+        return real(ctx, media_type, filename, data)
+
+    monkeypatch.setattr(oa_api, "media_upload", spy)
+    return seen
+
+
+def _generated_at(user_id: int) -> Any:
+    record = db.session.get(Distributor, user_id, populate_existing=True)
+    assert record is not None
+    return record.poster_path, record.poster_generated_at
+
+
+def test_the_poster_reaches_the_distributor_in_the_chat(
+    live_sandbox: LiveSandbox, monkeypatch: pytest.MonkeyPatch
+):
+    uploads = _spy_uploads(monkeypatch)
+    alice = _follower_distributor()
+    alice_id, openid = alice.id, str(alice.openid)
+
+    request_poster(alice_id, openid)
+    request_poster(alice_id, openid)  # asked twice: one job
+    run_jobs()
+
+    (sent,) = sent_messages(openid)
+    assert sent["via"] == "custom" and sent["msg"]["type"] == "image"
+    media = uploaded_media(sent["msg"]["media_id"])
+    assert media is not None
+    path = poster_file(live_sandbox.app, alice_id)
+    with open(path, "rb") as handle:
+        kept = handle.read()
+    assert media[1] == kept and media[0].content_type == "image/png"
+    assert uploads == [f"poster-{alice_id}.png"]
+    poster_path, generated_at = _generated_at(alice_id)
+    assert poster_path == os.path.join("posters", f"{alice_id}.png") and generated_at is not None
+    code = ensure_qr_code(db.session, alice_id)
+    assert _decode(kept).size == POSTER_SIZE and _qr_in(kept, code.url)
+    assert poster_ticket(kept) == code.ticket
+    db.session.rollback()
+
+    # The same delivery again (a retried job): nothing more is sent or uploaded.
+    assert send_poster(db.session, alice_id, openid, delivery_key=poster_job_id(alice_id)) == 0
+    # Another day: the kept poster and its upload are reused.
+    assert send_poster(db.session, alice_id, openid, delivery_key="poster-next-day") == 1
+    assert len(sent_messages(openid)) == 2 and len(uploads) == 1
+    assert _generated_at(alice_id)[1] == generated_at
+    db.session.rollback()
+
+    # A poster drawn for another ticket is redrawn; drawing is deterministic, so the
+    # new one equals the first and the upload of those bytes is still good.
+    with open(path, "wb") as handle:
+        handle.write(render_poster(qr_png(SCAN_URL), "ABCD2345", "old", ticket="gQold"))
+    assert send_poster(db.session, alice_id, openid, delivery_key="poster-new-code") == 1
+    assert _generated_at(alice_id)[1] != generated_at
+    with open(path, "rb") as handle:
+        assert handle.read() == kept
+    assert len(uploads) == 1
+    db.session.rollback()
+
+    # New bytes (the media cache gone, as after 2.5 days) are uploaded afresh.
+    os.remove(path)
+    get_redis().delete(f"{MEDIA_CACHE_PREFIX}{alice_id}")
+    assert send_poster(db.session, alice_id, openid, delivery_key="poster-later") == 1
+    assert len(uploads) == 2 and os.path.exists(path)
+
+
+def test_no_poster_for_a_stranger_or_someone_elses_openid(live_sandbox: LiveSandbox,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    uploads = _spy_uploads(monkeypatch)
+    alice = _follower_distributor()
+    record = db.session.get(Distributor, alice.id)
+    assert record is not None
+    record.status = "frozen"
+    db.session.commit()
+    assert send_poster(db.session, alice.id, str(alice.openid)) == 0
+    consumer = make_user()
+    assert send_poster(db.session, consumer.id, str(consumer.openid)) == 0
+    active = _follower_distributor("Bob")
+    assert send_poster(db.session, active.id, str(alice.openid)) == 0
+    assert uploads == [] and sent_messages(str(alice.openid)) == []
