@@ -19,6 +19,7 @@ from commissions.ledger import Leg
 from commissions.plan_store import ActivePlan, active_plan
 from commissions.split import ChainMember, OrderLine, OrderSplit, split_order
 from webapp.models import CommissionLine, LineSplit, Order
+from webapp.services.journal import announce
 from webapp.services.uow import DbSession
 
 
@@ -98,6 +99,13 @@ def book_paid_order(session: DbSession, order: Order, snapshot: Mapping[str, Any
                 key=f"order.paid:{order.id}", memo=order.number,
                 open_accounts=[(ledger.DISTRIBUTOR_AVAILABLE, c.distributor_id)
                                for c in commissions])
+    if commissions:
+        earned: dict[int, int] = {}
+        for c in commissions:
+            earned[c.distributor_id] = earned.get(c.distributor_id, 0) + c.amount_fen
+        announce(session, "commission.earned", order_id=order.id, number=order.number,
+                 earnings=[{"distributor_id": d, "amount_fen": fen}
+                           for d, fen in sorted(earned.items())])
     return split
 
 

@@ -119,3 +119,37 @@ def settle_matured_commissions() -> int:
 
     with app_context():
         return settle(db.session)
+
+
+def note_commission_earned(payload: dict[str, Any]) -> int:
+    """Outbox job for ``commission.earned``: remember it for the next batched chat message."""
+    from webapp.chat.commission_notices import note_commission
+
+    with app_context():
+        return note_commission(payload)
+
+
+def flush_commission_notices() -> int:
+    """Send distributors one chat message each for the commission earned since the last run."""
+    from webapp.chat.commission_notices import flush_commission_notices as flush
+
+    with app_context():
+        return flush(db.session)
+
+
+def prepare_distributor_qr(payload: dict[str, Any]) -> bool:
+    """A distributor became active: create their QR code now, not on their first request.
+
+    Runs for ``distributor.status_changed``; other statuses need nothing. A failure
+    is retried by RQ; the chat creates the code on demand anyway.
+    """
+    if payload.get("status") != "active":
+        return False
+    from referral.qrcodes import NotActiveDistributor, ensure_qr_code
+
+    with app_context():
+        try:
+            ensure_qr_code(db.session, int(payload["user_id"]))
+        except NotActiveDistributor:  # frozen or revoked again since: nothing to prepare
+            return False
+        return True

@@ -61,6 +61,14 @@ HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {
     "order.paid": (
         OutboxHandler("chat_paid_message", "webapp.chat.notifications.send_paid_message"),
     ),
+    # Distributors hear about new commission in one batched chat message (issue 5).
+    "commission.earned": (
+        OutboxHandler("chat_commission_notice", "workers.jobs.note_commission_earned"),
+    ),
+    # A new distributor's permanent QR code is made before they first ask for it.
+    "distributor.status_changed": (
+        OutboxHandler("distributor_qr", "workers.jobs.prepare_distributor_qr"),
+    ),
     # Spend-based distributor approval and tier upgrades (issue 4).
     "order.completed": (
         OutboxHandler("referral_tiers", "workers.jobs.referral_after_completion"),

@@ -95,6 +95,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES},
     ),
     PeriodicJob("auto_complete_orders", jobs.auto_complete_orders, every_seconds=3600),
+    PeriodicJob("flush_commission_notices", jobs.flush_commission_notices, every_seconds=300),
     # Matured commission becomes available within 10 minutes of its window closing.
     PeriodicJob("settle_matured_commissions", jobs.settle_matured_commissions,
                 every_seconds=600, timeout=1800),

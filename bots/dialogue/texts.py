@@ -5,6 +5,12 @@ from collections.abc import Iterable
 
 # key -> (Chinese, English); fields in braces are filled by ``say``.
 TEXTS: dict[str, tuple[str, str]] = {
+    "commission_earned": (
+        "💰 新佣金：{count} 笔订单为你带来 {total} 佣金（待结算）。"
+        "订单完成且过了退货期后转为可提现。发送「收益」查看明细。",
+        "💰 New commission: {count} order(s) earned you {total} (pending). It becomes available "
+        "once the order completes and the return window has passed. Send \"earnings\" for details.",
+    ),
     "welcome": (
         "欢迎关注 ChatShop！在聊天里就能逛、下单、付款。",
         "Welcome to ChatShop! Browse, order and pay right here in the chat.",
@@ -535,3 +541,9 @@ def paid_message(
         phone=mask_phone(phone),
         address=address,
     )
+
+
+def commission_message(lang: str, *, count: int, total_fen: int) -> str:
+    """The batched "you earned commission" message to a distributor."""
+    return say(lang, "commission_earned", count=count, total=yuan(total_fen))
+

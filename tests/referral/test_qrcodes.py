@@ -219,3 +219,18 @@ def test_racing_requests_create_one_code(live_sandbox: LiveSandbox, monkeypatch)
     assert db.session.scalar(
         select(Distributor.qr_ticket).where(Distributor.user_id == alice_id)
     ) == results[0].ticket  # type: ignore[union-attr]
+
+
+def test_approval_prepares_the_qr_code_through_the_outbox(live_sandbox: LiveSandbox):
+    """``distributor.status_changed`` → the job makes the code; other statuses do nothing."""
+    from workers.jobs import prepare_distributor_qr
+    from workers.outbox import HANDLERS
+
+    assert [h.func for h in HANDLERS["distributor.status_changed"]] == [
+        "workers.jobs.prepare_distributor_qr"]
+    alice = make_distributor()
+    assert prepare_distributor_qr({"user_id": alice.id, "status": "frozen"}) is False
+    assert db.session.get(Distributor, alice.id).qr_ticket is None
+    assert prepare_distributor_qr({"user_id": alice.id, "status": "active"}) is True
+    db.session.expire_all()
+    assert db.session.get(Distributor, alice.id).qr_ticket
