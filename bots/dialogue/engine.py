@@ -75,11 +75,12 @@ _DISTRIBUTOR_INTENTS: dict[str, Callable[[], it.Intent]] = {
     g.MY_QR: it.ShowQrCode,
     g.POSTER: it.RequestPoster,
     g.MY_TEAM: it.ShowTeam,
+    g.MY_EARNINGS: it.ShowEarnings,
 }
 # Why the shop would not show a distributor tool: the user's distributor status.
 _STATUS_REFUSALS = {"not_distributor", "pending", "rejected", "frozen", "revoked"}
 _DISTRIBUTOR_TOOLS = {"ApplyDistributor", "ShowInviteCode", "ShowQrCode", "RequestPoster",
-                      "ShowTeam"}
+                      "ShowTeam", "ShowEarnings"}
 # Refusals of a typed invite code -> what to say.
 _CODE_REFUSALS = {
     "bad_code": "code_bad",
@@ -368,8 +369,7 @@ class _Turn:
         if intent is not None:
             self.ask(intent())
             return
-        # Commissions and payouts come with a later issue: say so plainly rather than
-        # showing made-up figures.
+        # Withdrawals come with a later issue: say so plainly rather than pretend.
         self.reply(self.t("dist_" + action))
 
     def _do_invite(self, cmd: g.Command) -> None:
@@ -677,6 +677,19 @@ class _Turn:
         period = self.t("team_period", year=event.year, month=event.month)
         self.reply(self.t("team", direct=event.direct_count, size=event.team_size,
                           period=period, rows=rows, total=yuan(event.sales_fen)))
+
+    def _on_EarningsShown(self, event: ev.EarningsShown) -> None:  # noqa: N802
+        rows = "\n".join(
+            self.t("earning_line", number=x.order_number, level=self._level_name(x.level),
+                   amount=yuan(x.net_fen) if x.net_fen >= 0 else "-" + yuan(-x.net_fen),
+                   status=self.t("earning_" + x.status))
+            for x in event.lines
+        ) or self.t("earnings_none")
+        debt = self.t("earnings_debt", debt=yuan(event.debt_fen)) if event.debt_fen else ""
+        self.reply(self.t("earnings", pending=yuan(event.pending_fen),
+                          available=yuan(event.available_fen),
+                          withdrawing=yuan(event.withdrawing_fen),
+                          withdrawn=yuan(event.withdrawn_fen), rows=rows), debt)
 
     def _on_CategoriesListed(self, event: ev.CategoriesListed) -> None:  # noqa: N802
         if not event.items:

@@ -73,6 +73,28 @@ class LevelSales:
 
 
 @dataclass(frozen=True)
+class EarningLine:
+    """One commission (or clawback) line of a distributor's statement."""
+
+    order_number: str
+    level: int
+    net_fen: int  # what it adds to the balances; negative for a clawback
+    status: str  # pending, available, reversed
+
+
+@dataclass(frozen=True)
+class EarningsShown:
+    """A distributor's balances in fen and their latest statement lines."""
+
+    pending_fen: int
+    available_fen: int
+    withdrawing_fen: int
+    withdrawn_fen: int
+    debt_fen: int
+    lines: tuple[EarningLine, ...]
+
+
+@dataclass(frozen=True)
 class TeamShown:
     """A distributor's team: head counts and the sales of one month by level."""
 
@@ -311,6 +333,7 @@ Event = (
     | QrCodeShown
     | PosterRequested
     | TeamShown
+    | EarningsShown
     | CategoriesListed
     | ProductsListed
     | ProductShown

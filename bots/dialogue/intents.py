@@ -55,6 +55,11 @@ class ShowTeam:
 
 
 @dataclass(frozen=True)
+class ShowEarnings:
+    """The distributor's balances and latest commission lines (EarningsShown)."""
+
+
+@dataclass(frozen=True)
 class ShowCategories:
     """List the shop's categories (CategoriesListed)."""
 
@@ -190,6 +195,7 @@ Intent = (
     | ShowQrCode
     | RequestPoster
     | ShowTeam
+    | ShowEarnings
     | ShowCategories
     | ShowProducts
     | SearchProducts

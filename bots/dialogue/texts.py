@@ -399,13 +399,28 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{level}级：{orders} 单，{amount}",
         "Level {level}: {orders} order(s), {amount}",
     ),
-    "dist_earnings": (
-        "我的收益：佣金功能将在下一个版本上线，届时可以在这里查看。",
-        "My earnings: commissions come with the next release; you will see them here.",
+    "earnings": (
+        "我的收益：\n待结算 {pending}\n可提现 {available}\n提现中 {withdrawing}\n"
+        "已提现 {withdrawn}\n最近佣金：\n{rows}\n订单完成且过了退货期后，待结算佣金转为可提现。",
+        "My earnings:\nPending {pending}\nAvailable {available}\nWithdrawing {withdrawing}\n"
+        "Withdrawn {withdrawn}\nLatest commission:\n{rows}\nPending commission becomes "
+        "available once the order completes and the return window has passed.",
     ),
+    "earning_line": ("订单 {number} {level}级 {amount}（{status}）",
+                     "Order {number} level {level}: {amount} ({status})"),
+    "earnings_none": ("还没有佣金记录。", "No commission yet."),
+    "earnings_debt": (
+        "⚠️ 退款追回的佣金超过了可提现余额：欠款 {debt}，将从之后的佣金中扣除。",
+        "⚠️ Refunds took back more than your available balance: {debt} owed, netted against "
+        "your next commission.",
+    ),
+    "earning_pending": ("待结算", "pending"),
+    "earning_available": ("已结算", "settled"),
+    "earning_reversed": ("已退款", "refunded"),
     "dist_withdraw": (
-        "提现：将与佣金功能一起在下一个版本上线。",
-        "Withdrawals come with commissions in the next release.",
+        "提现：将在下一个版本上线，届时可将可提现佣金提到微信零钱。",
+        "Withdrawals come with the next release: you will be able to move your available "
+        "commission to your WeChat balance.",
     ),
     # Binding under a distributor by invite code
     "a_friend": ("你的好友", "your friend"),

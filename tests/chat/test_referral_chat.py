@@ -352,8 +352,24 @@ def test_my_team_counts_people_and_this_months_sales_by_level(any_app: Flask):
     assert "Level 2: 1 order(s), ¥128.00" in english
 
 
-def test_earnings_and_withdrawals_say_they_come_later(any_app: Flask):
-    assert "下一个版本" in send("我的收益")
+def test_earnings_show_the_ledger_balances_and_withdrawals_come_later(any_app: Flask):
+    from referral.domain.codes import new_invite_code
+    from tests.commissions.support import paid_order
+    from tests.integration.test_payments_support import install_fake_gateway
+
+    install_fake_gateway(any_app)
+    assert "申请分销" in send("我的收益")  # not a distributor yet
+    me = user_by_openid(OPENID)
+    db.session.add(Distributor(user_id=me.id, status="active", invite_code=new_invite_code()))
+    buyer = make_user()
+    db.session.add(ReferralBinding(user_id=buyer.id, upline_id=me.id, source="qr"))
+    db.session.commit()
+    assert "还没有佣金记录" in send("我的收益")
+    order = paid_order(any_app, buyer, (10_000, 1))  # margin 5 000 fen: 10 % is ¥5.00
+    answer = send("我的收益")
+    assert "待结算 ¥5.00" in answer and "可提现 ¥0.00" in answer
+    assert f"订单 {order.number} 一级 ¥5.00（待结算）" in answer
+    assert "Pending ¥5.00" in send("earnings")
     assert "next release" in send("withdraw")
 
 

@@ -250,6 +250,24 @@ class Executor:
             ),
         )
 
+    def _ShowEarnings(self, intent: it.ShowEarnings) -> ev.Event:  # noqa: N802
+        from commissions.earnings import earnings_summary, statement
+
+        record = distributor_of(self.session, self.user_id)
+        # Frozen and revoked distributors still see what they are owed (or owe).
+        if record is None or record.status in (DistributorStatus.PENDING,
+                                               DistributorStatus.REJECTED):
+            return ev.Failed("ShowEarnings", str(record.status) if record else "not_distributor")
+        summary = earnings_summary(self.session, self.user_id)
+        _total, lines = statement(self.session, self.user_id, 0, 5)
+        return ev.EarningsShown(
+            summary.pending_fen, summary.available_fen, summary.withdrawing_fen,
+            summary.withdrawn_fen, summary.debt_fen,
+            tuple(ev.EarningLine(x.order_number, x.level, x.net_fen,
+                                 "reversed" if x.kind == "clawback" else x.status)
+                  for x in lines),
+        )
+
     # -- catalogue ------------------------------------------------------------------------
 
     def _ShowCategories(self, intent: it.ShowCategories) -> ev.Event:  # noqa: N802

@@ -24,5 +24,10 @@ def create_api(app: Flask) -> Api:
     register_id_converter(app, api)
     for module in (catalogue, buyer, supplier, operator, payments, referral, referral_operator):
         api.register_blueprint(module.blp)
+    from webapp.http.api import settlements  # supplier settlement batches
+    api.register_blueprint(settlements.blp)
+    from webapp.http.api import commission_plans, earnings, reports  # money people see
+    for money in (earnings, reports, commission_plans):
+        api.register_blueprint(money.blp)
     app.extensions["chatshop.api"] = api
     return api
