@@ -21,6 +21,7 @@ from webapp.models import (
     Order,
     OrderStatus,
     SupplierSettlement,
+    SupplierSettlementItem,
 )
 from webapp.services.uow import DbSession
 
@@ -149,6 +150,35 @@ def supplier_payables_match(session: DbSession) -> list[str]:
             for sid, bal, fen in rows]
 
 
+def settlement_batches_add_up(session: DbSession) -> list[str]:
+    """Each batch is the sum of its items; each line's settled share the sum of its items."""
+    items = (
+        select(SupplierSettlementItem.settlement_id.label("sid"),
+               func.sum(SupplierSettlementItem.amount_fen).label("fen"))
+        .group_by(SupplierSettlementItem.settlement_id).subquery()
+    )
+    batches = session.execute(
+        select(SupplierSettlement.id, SupplierSettlement.amount_fen, func.coalesce(items.c.fen, 0))
+        .outerjoin(items, items.c.sid == SupplierSettlement.id)
+        .where(SupplierSettlement.amount_fen != func.coalesce(items.c.fen, 0))
+    ).all()
+    per_line = (
+        select(SupplierSettlementItem.order_line_id.label("lid"),
+               func.sum(SupplierSettlementItem.amount_fen).label("fen"))
+        .group_by(SupplierSettlementItem.order_line_id).subquery()
+    )
+    lines = session.execute(
+        select(LineSplit.order_line_id, LineSplit.supplier_settled_fen,
+               func.coalesce(per_line.c.fen, 0))
+        .outerjoin(per_line, per_line.c.lid == LineSplit.order_line_id)
+        .where(LineSplit.supplier_settled_fen != func.coalesce(per_line.c.fen, 0))
+    ).all()
+    return ([f"settlement batch {bid}: amount {amount} fen, items sum to {fen} fen"
+             for bid, amount, fen in batches]
+            + [f"order line {lid}: {settled} fen marked settled, batch items say {fen} fen"
+               for lid, settled, fen in lines])
+
+
 CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
     "transactions balance": unbalanced_transactions,
     "balances equal their entries": balances_match_entries,
@@ -156,6 +186,7 @@ CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
     "nothing available too early": nothing_available_too_early,
     "paid orders are booked exactly": paid_orders_are_booked,
     "supplier payables agree": supplier_payables_match,
+    "settlement batches add up": settlement_batches_add_up,
 }
 
 

@@ -18,3 +18,14 @@ def is_int(value: object) -> TypeGuard[int]:
 def apply_rate(amount_fen: int, rate_bp: int) -> int:
     """``amount × rate``, rounded down to the fen (floor; both operands are ≥ 0)."""
     return amount_fen * rate_bp // FULL_RATE_BP
+
+
+def format_yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals (-1205 -> "-12.05"), by integer division only.
+
+    Anything but a whole number of fen (a float, a bool, a string) is a TypeError.
+    """
+    if not is_int(fen):
+        raise TypeError(f"amounts are whole fen, not {fen!r}")
+    whole, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"

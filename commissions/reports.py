@@ -31,6 +31,7 @@ from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.money import format_yuan
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -287,12 +288,6 @@ def supplier_payables(session: DbSession, period: Period) -> list[SupplierPayabl
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def format_yuan(fen: int) -> str:
-    """Fen as a yuan amount with two decimals ("-12.05"), by integer arithmetic only."""
-    if isinstance(fen, bool) or not isinstance(fen, int):
-        raise TypeError(f"amounts are whole fen, not {fen!r}")
-    yuan, rest = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{yuan}.{rest:02d}"
 
 
 def csv_columns(kind: type[Any]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
@@ -96,27 +96,27 @@ def _settle_batch(session: DbSession, now: datetime, batch: int) -> int:
             session.execute(delete(LedgerTransaction).where(LedgerTransaction.id == txn_id))
             return 0
         net = func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen)
-        for kind, sign in ((ledger.DISTRIBUTOR_PENDING, -1), (ledger.DISTRIBUTOR_AVAILABLE, 1)):
-            session.execute(insert(LedgerEntry).from_select(
-                ["txn_id", "account_id", "amount_fen"],
-                select(literal(txn_id), LedgerAccount.id, net * sign)
-                .join(LedgerAccount, and_(LedgerAccount.kind == kind,
-                                          LedgerAccount.owner_id == CommissionLine.distributor_id))
-                .where(CommissionLine.settlement_txn_id == txn_id)
-                .group_by(LedgerAccount.id),
-            ))
+        # Both sides in one INSERT: per distributor, pending -net and available +net.
+        sides = [
+            select(literal(txn_id).label("txn_id"), LedgerAccount.id.label("account_id"),
+                   (net * sign).label("amount_fen"))
+            .join(LedgerAccount, and_(LedgerAccount.kind == kind,
+                                      LedgerAccount.owner_id == CommissionLine.distributor_id))
+            .where(CommissionLine.settlement_txn_id == txn_id)
+            .group_by(LedgerAccount.id)
+            for kind, sign in ((ledger.DISTRIBUTOR_PENDING, -1), (ledger.DISTRIBUTOR_AVAILABLE, 1))
+        ]
+        session.execute(insert(LedgerEntry).from_select(
+            ["txn_id", "account_id", "amount_fen"], union_all(*sides)))
         touched = select(LedgerEntry.account_id).where(LedgerEntry.txn_id == txn_id)
         # Lock in id order first: a payment posting locks accounts in id order too.
         session.execute(select(LedgerAccount.id).where(LedgerAccount.id.in_(touched))
                         .order_by(LedgerAccount.id).with_for_update())
-        delta = (
-            select(func.sum(LedgerEntry.amount_fen))
-            .where(LedgerEntry.txn_id == txn_id, LedgerEntry.account_id == LedgerAccount.id)
-            .scalar_subquery()
-        )
+        # One entry per account in this transaction: join them, do not re-sum per account.
         session.execute(
-            update(LedgerAccount).where(LedgerAccount.id.in_(touched))
-            .values(balance_fen=LedgerAccount.balance_fen + delta)
+            update(LedgerAccount)
+            .where(LedgerAccount.id == LedgerEntry.account_id, LedgerEntry.txn_id == txn_id)
+            .values(balance_fen=LedgerAccount.balance_fen + LedgerEntry.amount_fen)
             .execution_options(synchronize_session=False)
         )
         return int(marked)

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
 from commissions.ledger import Leg
+from commissions.money import format_yuan
 from commissions.plan_store import plan_version
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import (
@@ -298,10 +299,6 @@ def statement_lines(
     return batch, lines
 
 
-def yuan(fen: int) -> str:
-    """Fen as yuan with two decimals ("-12.05"), by integer division: no float involved."""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
 def _time(value: datetime | None) -> str:
@@ -334,9 +331,10 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     for line in lines:
         writer.writerow((
             _text(line.order_number), _time(line.paid_at), _time(line.completed_at),
-            _text(line.title), _text(line.sku), line.quantity, yuan(line.unit_supply_price_fen),
-            yuan(line.supply_cost_fen), yuan(line.refunded_supply_fen),
-            yuan(line.earlier_batches_fen), yuan(line.amount_fen),
+            _text(line.title), _text(line.sku), line.quantity,
+            format_yuan(line.unit_supply_price_fen),
+            format_yuan(line.supply_cost_fen), format_yuan(line.refunded_supply_fen),
+            format_yuan(line.earlier_batches_fen), format_yuan(line.amount_fen),
         ))
     totals: Sequence[int] = [
         sum(getattr(line, name) for line in lines)
@@ -349,5 +347,5 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
         raise RuntimeError(f"settlement {batch.id}: items add up to {totals[-1]} fen, "
                            f"the batch says {batch.amount_fen} fen")
     writer.writerow(("total", "", "", "", "", sum(line.quantity for line in lines), "",
-                     *(yuan(fen) for fen in totals)))
+                     *(format_yuan(fen) for fen in totals)))
     return out.getvalue()

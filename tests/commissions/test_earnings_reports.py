@@ -19,6 +19,7 @@ from commissions.earnings import (
     summary_from_balances,
 )
 from commissions.ledger import Leg
+from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.reports import (
     LevelTotal,
@@ -28,7 +29,6 @@ from commissions.reports import (
     TopDistributor,
     commissions_by_level,
     csv_columns,
-    format_yuan,
     platform_pnl,
     supplier_payables,
     to_csv,

@@ -123,6 +123,10 @@ def test_checks_catch_tampering(shop):
     db.session.commit()
     assert check_ledger(db.session)["paid orders are booked exactly"]
     assert check_ledger(db.session)["supplier payables agree"] == []
+    # A line marked as settled to a supplier without a batch item saying so: caught.
+    db.session.execute(update(LineSplit).values(supplier_settled_fen=1))
+    db.session.commit()
+    assert check_ledger(db.session)["settlement batches add up"]
 
 
 def test_replay_finds_a_wrong_commission(shop):

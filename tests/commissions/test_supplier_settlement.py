@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from commissions import ledger
+from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import (
     STATEMENT_HEADER,
     mark_paid,
     open_settlements,
     statement_csv,
-    yuan,
 )
 from tests.commissions.support import assert_ledger_clean, complete, refund
 from tests.integration.test_payments_support import (
@@ -90,7 +90,7 @@ def parse(text: str) -> list[list[str]]:
 
 
 def test_yuan_is_exact_integer_formatting():
-    assert [yuan(f) for f in (0, 5, 99, 100, 1005, -1, -1005, 123_456_789)] == [
+    assert [format_yuan(f) for f in (0, 5, 99, 100, 1005, -1, -1005, 123_456_789)] == [
         "0.00", "0.05", "0.99", "1.00", "10.05", "-0.01", "-10.05", "1234567.89"]
 
 
@@ -249,7 +249,7 @@ def test_statements_are_for_operators_and_the_batch_supplier_only(shop):
     assert line[0] == order.number and line[5:] == [
         "3", "6.17", "18.51", "0.00", "0.00", "18.51"]
     assert line[1] and line[2]  # paid and completed times
-    assert total[-1] == yuan(batch.amount_fen) == "18.51"
+    assert total[-1] == format_yuan(batch.amount_fen) == "18.51"
     with pytest.raises(NotFound):
         statement_csv(db.session, other, batch.id)
     with pytest.raises(Forbidden):

@@ -30,6 +30,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from commissions.money import format_yuan
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
 from referral.domain.codes import normalise_invite_code
@@ -76,11 +77,6 @@ STATUS_LABELS: dict[str, str] = {
 }
 
 
-def yuan(fen: int) -> str:
-    """Integer fen as yuan with two decimals (1234 -> "12.34"), no float involved."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{whole}.{cents:02d}"
 
 
 def _status_label(status: str) -> str:
@@ -91,7 +87,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     """Render an H5 page with headers that keep it private and unframed."""
     nonce = secrets.token_urlsafe(16)
     html = render_template(
-        template, yuan=yuan, status_label=_status_label, csp_nonce=nonce,
+        template, yuan=format_yuan, status_label=_status_label, csp_nonce=nonce,
         sandbox=bool(current_app.config.get("WECHAT_SANDBOX")), **context,
     )
     response = make_response(html, status)

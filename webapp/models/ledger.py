@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -94,7 +102,8 @@ class CommissionLine(db.Model):  # type: ignore[name-defined]
     return_window_days: Mapped[int] = mapped_column(default=0)
     matures_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    settlement_txn_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    settlement_txn_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"),
+                                                          index=True)
     clawback_of: Mapped[int | None] = mapped_column(ForeignKey("commission_lines.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -109,7 +118,8 @@ class LedgerAccount(db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     owner_id: Mapped[int] = mapped_column(default=0)  # 0 for the platform's own accounts
-    balance_fen: Mapped[int] = mapped_column(default=0)
+    # 64-bit: the platform's own accounts accumulate every sale ever made.
+    balance_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -143,7 +153,7 @@ class LedgerEntry(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     txn_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
-    amount_fen: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
 class SupplierSettlement(db.Model):  # type: ignore[name-defined]
@@ -153,7 +163,7 @@ class SupplierSettlement(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
-    amount_fen: Mapped[int]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open -> paid
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

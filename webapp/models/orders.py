@@ -48,6 +48,7 @@ class Order(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         Index("ix_orders_status_expires", "status", "expires_at"),
         Index("ix_orders_buyer_created", "buyer_id", "created_at"),
+        Index("ix_orders_paid_at", "paid_at"),  # period reports
         CheckConstraint("total_fen > 0", name="total_positive"),
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= total_fen", name="refund_bounds"),
     )

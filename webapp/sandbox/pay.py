@@ -26,6 +26,7 @@ from flask import (
 )
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from commissions.money import format_yuan
 from webapp.redis_conn import get_redis
 from webapp.sandbox import clock, pay_api
 from webapp.sandbox.oa import note_payment
@@ -50,11 +51,6 @@ class PaidOrder:
     notify: NotifyDelivery
 
 
-def format_yuan(fen: int) -> str:
-    """Integer fen as a yuan string with two decimals, e.g. 1234 -> "12.34"."""
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{yuan}.{cents:02d}"
 
 
 def _merchant() -> Merchant:
