@@ -47,11 +47,8 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,7 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.postgres import create_database, start_postgres  # noqa: E402
+from bench.support import migrated_postgres, run_load_steps  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CHAIN_REPS = int(os.environ.get("BENCH_CHAIN_REPS", "400"))
@@ -273,35 +270,17 @@ LOAD_STEPS: list[tuple[str, list[str]]] = [
 
 
 def _bulk_load(dsn: str, base: datetime, now: datetime) -> list[tuple[str, float]]:
-    """Run LOAD_STEPS in one session (one transaction per step); the time of each step."""
-    import psycopg
+    """Run LOAD_STEPS (one transaction per step), check, VACUUM ANALYZE; each step's time."""
 
-    timings = []
-    with psycopg.connect(dsn) as conn:
-        conn.execute("SET maintenance_work_mem = '256MB'")
-        conn.execute("SET work_mem = '64MB'")
-        conn.commit()
-        for name, statements in LOAD_STEPS:
-            began = time.perf_counter()
-            for sql in statements:
-                sql = (sql.replace("BENCH_BASE", f"'{base.isoformat()}'::timestamptz")
-                       .replace("BENCH_NOW", f"'{now.isoformat()}'::timestamptz"))
-                try:
-                    conn.execute(sql)
-                except psycopg.Error as exc:
-                    raise RuntimeError(f"load step {name}: {exc}\n{sql}") from exc
-            conn.commit()
-            timings.append((name, time.perf_counter() - began))
+    def check(conn: Any) -> None:
         count = conn.execute(
             "SELECT count(*) FROM bench_sale WHERE n <= %s", (TEAM_ORDERS,)).fetchone()
         if count is None or count[0] != TEAM_ORDERS:
             raise AssertionError(f"team orders: expected {TEAM_ORDERS}, built {count}")
-        conn.commit()
-        conn.autocommit = True
-        began = time.perf_counter()
-        conn.execute("VACUUM ANALYZE")
-        timings.append(("vacuum analyze", time.perf_counter() - began))
-    return timings
+
+    literals = {"BENCH_BASE": f"'{base.isoformat()}'::timestamptz",
+                "BENCH_NOW": f"'{now.isoformat()}'::timestamptz"}
+    return run_load_steps(dsn, LOAD_STEPS, literals, check)
 
 
 def _expected_team_sales(dsn: str, since: datetime, until: datetime) -> dict[int, list[int]]:
@@ -493,22 +472,9 @@ def _measure(env: dict[str, str], dsn: str, now: datetime) -> dict[str, Any]:
 
 def main() -> None:
     """Build the tree, measure, print the RESULT line."""
-    tmp = tempfile.mkdtemp(prefix="chatshop-bench-")
-    server = start_postgres()
     lines: list[str] = []
-    try:
-        create_database(server.admin_url, "chatshop_bench")
-        url = server.url("chatshop_bench")
-        dsn = url.replace("postgresql+psycopg", "postgresql")
-        env = dict(os.environ)
-        env.update({
-            "DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"),
-            "WECHAT_SANDBOX": "0", "SECRET_KEY": "bench",
-            # Nothing measured here uses Redis; connections are lazy, so none is started.
-            "REDIS_URL": "redis://127.0.0.1:9/0",
-        })
-        subprocess.run([str(BIN / "chatshop"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+    with migrated_postgres() as database:
+        dsn, env = database.dsn, database.env
         now = datetime.now(UTC).replace(microsecond=0)
         base = now - timedelta(days=400)
         began = time.perf_counter()
@@ -524,9 +490,6 @@ def main() -> None:
         lines.append(measured["team_detail"])
         lines.append(f"bind p90={measured['bind_p90']:.3f} ms over {BIND_COUNT}; chain reps "
                      f"{CHAIN_REPS} each; team_stats reps {TEAM_REPS}")
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     ratio = measured["chain10000"] / measured["chain10"]
     verdict = "met" if ratio <= TARGET_DEPTH_RATIO else "MISSED"
     lines.append(f"target depth_ratio <= {TARGET_DEPTH_RATIO}: {verdict} ({ratio:.3f})")

@@ -34,11 +34,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import settlement_world as world  # noqa: E402
-from tests.support.postgres import create_database, start_postgres  # noqa: E402
+from bench.support import migrated_postgres  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -401,22 +398,9 @@ def _measure(env: dict[str, str], dsn: str, now: datetime) -> dict[str, Any]:
 
 def main() -> None:
     """Load the world, measure, print the RESULT line."""
-    tmp = tempfile.mkdtemp(prefix="chatshop-bench-")
-    server = start_postgres()
     lines: list[str] = []
-    try:
-        create_database(server.admin_url, "chatshop_bench")
-        url = server.url("chatshop_bench")
-        dsn = url.replace("postgresql+psycopg", "postgresql")
-        env = dict(os.environ)
-        env.update({
-            "DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"),
-            "WECHAT_SANDBOX": "0", "SECRET_KEY": "bench",
-            # Nothing measured here uses Redis; connections are lazy, so none is started.
-            "REDIS_URL": "redis://127.0.0.1:9/0",
-        })
-        subprocess.run([str(BIN / "chatshop"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+    with migrated_postgres() as database:
+        dsn, env = database.dsn, database.env
         now = datetime.now(UTC).replace(microsecond=0)
         began = time.perf_counter()
         steps = world.load(dsn, now - timedelta(days=400), now)
@@ -424,9 +408,6 @@ def main() -> None:
         lines.append(f"load: {load_s:.1f} s (" +
                      ", ".join(f"{name} {s:.1f} s" for name, s in steps) + ")")
         m = _measure(env, dsn, now)
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
     orders, order_lines, commission_lines, accounts, entries, size = m["world"]
     lines.append(f"world: {orders} orders, {order_lines} order lines, {commission_lines} "

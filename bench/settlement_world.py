@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import datetime
+from typing import Any
 
+from bench.support import run_load_steps
 from commissions.plan_store import DEFAULT_PLAN, rules_of
 
 DISTRIBUTORS = 4_000
@@ -257,39 +258,19 @@ LOAD_STEPS: list[tuple[str, list[str]]] = [
 
 
 def load(dsn: str, base: datetime, now: datetime) -> list[tuple[str, float]]:
-    """Run LOAD_STEPS (one transaction per step), then VACUUM ANALYZE; each step's time."""
-    import psycopg
-
+    """Run LOAD_STEPS (one transaction per step), check, VACUUM ANALYZE; each step's time."""
     literals = {
         "BENCH_BASE": f"'{base.isoformat()}'::timestamptz",
         "BENCH_NOW": f"'{now.isoformat()}'::timestamptz",
         "BENCH_RULES": "'" + json.dumps(rules_of(PLAN)).replace("'", "''") + "'",
     }
-    timings = []
-    with psycopg.connect(dsn) as conn:
-        conn.execute("SET maintenance_work_mem = '256MB'")
-        conn.execute("SET work_mem = '64MB'")
-        conn.commit()
-        for name, statements in LOAD_STEPS:
-            began = time.perf_counter()
-            for sql in statements:
-                for key, value in literals.items():
-                    sql = sql.replace(key, value)
-                try:
-                    conn.execute(sql)
-                except psycopg.Error as exc:
-                    raise RuntimeError(f"load step {name}: {exc}\n{sql}") from exc
-            conn.commit()
-            timings.append((name, time.perf_counter() - began))
+
+    def check(conn: Any) -> None:
         row = conn.execute(
             "SELECT count(*) FILTER (WHERE matures_at <= %s), count(*) FROM commission_lines",
             (now,)).fetchone()
         if row != (MATURED_LINES, MATURED_LINES + UNMATURED_LINES):
             raise AssertionError(f"commission lines (matured, all): expected "
                                  f"{(MATURED_LINES, MATURED_LINES + UNMATURED_LINES)}, got {row}")
-        conn.commit()
-        conn.autocommit = True
-        began = time.perf_counter()
-        conn.execute("VACUUM ANALYZE")
-        timings.append(("vacuum analyze", time.perf_counter() - began))
-    return timings
+
+    return run_load_steps(dsn, LOAD_STEPS, literals, check)

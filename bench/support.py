@@ -1,13 +1,19 @@
-"""What every benchmark needs: a free port, gunicorn children, plain HTTP calls."""
+"""What every benchmark needs: a free port, gunicorn children, plain HTTP calls, and a
+migrated throw-away PostgreSQL to bulk-load."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from tests.support.live_server import reserve_port
 
@@ -15,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GUNICORN_WORKERS = 2  # sync workers: the same for ChatShop and every floor it is compared with
 
-__all__ = ["http_request", "reserve_port", "start_gunicorn", "stop_process", "wait_until_serving"]
+__all__ = ["BenchDatabase", "http_request", "migrated_postgres", "reserve_port", "run_load_steps",
+           "start_gunicorn", "stop_process", "wait_until_serving"]
 
 
 def http_request(
@@ -65,3 +72,73 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class BenchDatabase(NamedTuple):
+    """A migrated throw-away database: its SQLAlchemy URL, libpq DSN and app environment."""
+
+    url: str
+    dsn: str
+    env: dict[str, str]
+
+
+@contextmanager
+def migrated_postgres(name: str = "chatshop_bench") -> Iterator[BenchDatabase]:
+    """A throw-away PostgreSQL cluster with ChatShop's schema; stopped and removed after."""
+    from tests.support.postgres import create_database, start_postgres
+
+    tmp = tempfile.mkdtemp(prefix="chatshop-bench-")
+    server = start_postgres()
+    try:
+        create_database(server.admin_url, name)
+        url = server.url(name)
+        env = dict(os.environ)
+        env.update({
+            "DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"),
+            "WECHAT_SANDBOX": "0", "SECRET_KEY": "bench",
+            # Bulk-loaded benchmarks use no Redis; connections are lazy, so none is started.
+            "REDIS_URL": "redis://127.0.0.1:9/0",
+        })
+        subprocess.run([str(BIN / "chatshop"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+        yield BenchDatabase(url, url.replace("postgresql+psycopg", "postgresql"), env)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+LoadSteps = Sequence[tuple[str, Sequence[str]]]
+
+
+def run_load_steps(
+    dsn: str, steps: LoadSteps, literals: Mapping[str, str],
+    check: Callable[[Any], None] | None = None,
+) -> list[tuple[str, float]]:
+    """Bulk-load with plain SQL: each named step in its own transaction, then ``check(conn)``
+    and VACUUM ANALYZE; the time each took. ``literals`` replace placeholders in the SQL."""
+    import psycopg
+
+    timings = []
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET maintenance_work_mem = '256MB'")
+        conn.execute("SET work_mem = '64MB'")
+        conn.commit()
+        for name, statements in steps:
+            began = time.perf_counter()
+            for sql in statements:
+                for key, value in literals.items():
+                    sql = sql.replace(key, value)
+                try:
+                    conn.execute(sql)
+                except psycopg.Error as exc:
+                    raise RuntimeError(f"load step {name}: {exc}\n{sql}") from exc
+            conn.commit()
+            timings.append((name, time.perf_counter() - began))
+        if check is not None:
+            check(conn)
+        conn.commit()
+        conn.autocommit = True
+        began = time.perf_counter()
+        conn.execute("VACUUM ANALYZE")
+        timings.append(("vacuum analyze", time.perf_counter() - began))
+    return timings
