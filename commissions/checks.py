@@ -6,8 +6,9 @@ empty list everywhere means every fen is accounted for.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from commissions import ledger
@@ -22,6 +23,8 @@ from webapp.models import (
     OrderStatus,
     SupplierSettlement,
     SupplierSettlementItem,
+    Withdrawal,
+    WithdrawalStatus,
 )
 from webapp.services.uow import DbSession
 
@@ -54,14 +57,53 @@ def balances_match_entries(session: DbSession) -> list[str]:
     return [f"account {code}: balance {bal} fen, entries sum to {s} fen" for code, bal, s in rows]
 
 
-def _per_distributor(session: DbSession, kind: str, status: str) -> list[str]:
+def _moved_out() -> Any:
+    """Per distributor (owner, fen): withdrawn plus withdrawing.
+
+    Withdrawn is counted as the earnings summary counts it (what payout postings
+    took from the distributor's accounts), withdrawing is their account's balance.
+    """
+    own = aliased(LedgerAccount)
+    other_entry = aliased(LedgerEntry)
+    clearing = aliased(LedgerAccount)
+    is_payout = exists(
+        select(other_entry.id)
+        .join(clearing, clearing.id == other_entry.account_id)
+        .where(other_entry.txn_id == LedgerEntry.txn_id,
+               clearing.kind == ledger.PAYOUT_CLEARING)
+    )
+    withdrawn = (
+        select(own.owner_id.label("owner"), (-LedgerEntry.amount_fen).label("fen"))
+        .select_from(LedgerEntry)
+        .join(own, own.id == LedgerEntry.account_id)
+        .where(own.kind.in_((ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE,
+                             ledger.DISTRIBUTOR_WITHDRAWING)), is_payout)
+    )
+    withdrawing = (
+        select(LedgerAccount.owner_id.label("owner"), LedgerAccount.balance_fen.label("fen"))
+        .where(LedgerAccount.kind == ledger.DISTRIBUTOR_WITHDRAWING)
+    )
+    both = union_all(withdrawn, withdrawing).subquery()
+    return (select(both.c.owner.label("owner"), func.sum(both.c.fen).label("fen"))
+            .group_by(both.c.owner).subquery())
+
+
+def _per_distributor(session: DbSession, kind: str, status: str, *,
+                     less_withdrawals: bool = False) -> list[str]:
     net = func.coalesce(func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen), 0)
-    lines = (
+    settled = (
         select(CommissionLine.distributor_id.label("owner"), net.label("fen"))
         .where(CommissionLine.kind == "commission", CommissionLine.status == status)
         .group_by(CommissionLine.distributor_id)
-        .subquery()
     )
+    if less_withdrawals:
+        # available = settled lines net - withdrawn - withdrawing (issue 6).
+        out = _moved_out()
+        parts = union_all(settled, select(out.c.owner, -out.c.fen)).subquery()
+        lines = (select(parts.c.owner.label("owner"), func.sum(parts.c.fen).label("fen"))
+                 .group_by(parts.c.owner).subquery())
+    else:
+        lines = settled.subquery()
     rows = session.execute(
         select(LedgerAccount.owner_id, LedgerAccount.balance_fen, func.coalesce(lines.c.fen, 0))
         .outerjoin(lines, lines.c.owner == LedgerAccount.owner_id)
@@ -82,11 +124,40 @@ def _per_distributor(session: DbSession, kind: str, status: str) -> list[str]:
 
 def commission_lines_match_balances(session: DbSession) -> list[str]:
     """Pending and available balances equal what the commission lines say."""
-    # Until withdrawals exist (issue 6), available = settled commission net of every
-    # refund (a refund after settlement is in reversed_fen too, and clawed back).
+    # available = settled commission net of every refund (a refund after settlement is
+    # in reversed_fen too, and clawed back), less what was withdrawn or is withdrawing.
     return (_per_distributor(session, ledger.DISTRIBUTOR_PENDING, CommissionStatus.PENDING)
             + _per_distributor(session, ledger.DISTRIBUTOR_AVAILABLE,
-                               CommissionStatus.AVAILABLE))
+                               CommissionStatus.AVAILABLE, less_withdrawals=True))
+
+
+def withdrawing_matches_withdrawals(session: DbSession) -> list[str]:
+    """Each distributor's withdrawing balance = their requested/approved/submitted withdrawals."""
+    open_ = (
+        select(Withdrawal.distributor_id.label("owner"),
+               func.sum(Withdrawal.amount_fen).label("fen"))
+        .where(Withdrawal.status.in_((WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED,
+                                      WithdrawalStatus.SUBMITTED)))
+        .group_by(Withdrawal.distributor_id)
+        .subquery()
+    )
+    kind = ledger.DISTRIBUTOR_WITHDRAWING
+    rows = session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.balance_fen, func.coalesce(open_.c.fen, 0))
+        .outerjoin(open_, open_.c.owner == LedgerAccount.owner_id)
+        .where(LedgerAccount.kind == kind,
+               LedgerAccount.balance_fen != func.coalesce(open_.c.fen, 0))
+    ).all()
+    missing = session.execute(
+        select(open_.c.owner, open_.c.fen)
+        .outerjoin(LedgerAccount, and_(LedgerAccount.kind == kind,
+                                       LedgerAccount.owner_id == open_.c.owner))
+        .where(LedgerAccount.id.is_(None))
+    ).all()
+    return ([f"{kind}:{owner}: balance {bal} fen, open withdrawals say {fen} fen"
+             for owner, bal, fen in rows]
+            + [f"{kind}:{owner}: no account for {fen} fen of open withdrawals"
+               for owner, fen in missing])
 
 
 def nothing_available_too_early(session: DbSession) -> list[str]:
@@ -183,6 +254,7 @@ CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
     "transactions balance": unbalanced_transactions,
     "balances equal their entries": balances_match_entries,
     "commission lines agree with balances": commission_lines_match_balances,
+    "withdrawing agrees with open withdrawals": withdrawing_matches_withdrawals,
     "nothing available too early": nothing_available_too_early,
     "paid orders are booked exactly": paid_orders_are_booked,
     "supplier payables agree": supplier_payables_match,

@@ -8,8 +8,9 @@ recomputed from orders, so it always agrees with ``chatshop ledger check``.
   ``debt_fen`` with ``available_fen`` 0, because "available" is what could be
   withdrawn and a negative amount never can be.
 - **Withdrawing / withdrawn**: read from the ``distributor_withdrawing`` account
-  and from payout postings (issue 6). Until payouts exist both are 0; the
-  definitions below do not depend on how issue 6 names its transactions.
+  and from the postings that move money to ``payout_clearing``
+  (``commissions.withdrawals``); the definitions do not depend on how those
+  transactions are named.
 - **Statement**: commission and clawback lines, newest first. Each row's
   ``net_fen`` is what it adds to the distributor's pending + available
   balances, so the rows always add up to those balances (before withdrawals):

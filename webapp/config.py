@@ -54,6 +54,9 @@ def settings_from_environment() -> dict[str, Any]:
         "WECHAT_SANDBOX": sandbox,
         "WECHAT_HTTP_TIMEOUT_SECONDS": _env_int("WECHAT_HTTP_TIMEOUT_SECONDS", 5),
         "PAYMENT_TIMEOUT_MINUTES": _env_int("PAYMENT_TIMEOUT_MINUTES", 30),
+        # Withdrawals (issue 6): the smallest amount a distributor may ask for, in fen
+        # (WeChat's own minimum for a transfer to change is 30 fen).
+        "WITHDRAWAL_MIN_FEN": _env_int("WITHDRAWAL_MIN_FEN", 100),
         "AUTO_COMPLETE_DAYS": _env_int("AUTO_COMPLETE_DAYS", 10),
         "MAX_LINE_QUANTITY": _env_int("MAX_LINE_QUANTITY", 999),
         "MAX_CART_LINES": _env_int("MAX_CART_LINES", 50),

@@ -153,3 +153,25 @@ def prepare_distributor_qr(payload: dict[str, Any]) -> bool:
         except NotActiveDistributor:  # frozen or revoked again since: nothing to prepare
             return False
         return True
+
+
+def pay_withdrawal(withdrawal_id: int) -> str:
+    """Pay an approved ``wechat`` withdrawal through WeChat Pay (job ``withdrawal-payout-<id>``).
+
+    Safe to run again: the transfer reuses the withdrawal's number, so WeChat pays
+    it at most once, and a settled withdrawal is skipped.
+    """
+    from commissions.payouts import pay_withdrawal as pay
+    from webapp.payments.gateway import pay_gateway
+
+    with app_context() as app:
+        return pay(db.session, pay_gateway(app), int(withdrawal_id))
+
+
+def reconcile_withdrawals(older_than_minutes: int = 5) -> int:
+    """Settle WeChat payouts whose outcome is unknown (or whose job was lost)."""
+    from commissions.payouts import reconcile_withdrawals as reconcile
+    from webapp.payments.gateway import pay_gateway
+
+    with app_context() as app:
+        return reconcile(db.session, pay_gateway(app), older_than_minutes=older_than_minutes)

@@ -99,6 +99,9 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Matured commission becomes available within 10 minutes of its window closing.
     PeriodicJob("settle_matured_commissions", jobs.settle_matured_commissions,
                 every_seconds=600, timeout=1800),
+    # WeChat payouts left "submitted" (unknown outcome) are settled by asking WeChat.
+    PeriodicJob("reconcile_withdrawals", jobs.reconcile_withdrawals, every_seconds=600,
+                queue=PAYMENTS, kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES}),
 )
 
 

@@ -76,11 +76,16 @@ _DISTRIBUTOR_INTENTS: dict[str, Callable[[], it.Intent]] = {
     g.POSTER: it.RequestPoster,
     g.MY_TEAM: it.ShowTeam,
     g.MY_EARNINGS: it.ShowEarnings,
+    g.WITHDRAW: it.ShowWithdrawal,
 }
 # Why the shop would not show a distributor tool: the user's distributor status.
 _STATUS_REFUSALS = {"not_distributor", "pending", "rejected", "frozen", "revoked"}
 _DISTRIBUTOR_TOOLS = {"ApplyDistributor", "ShowInviteCode", "ShowQrCode", "RequestPoster",
-                      "ShowTeam", "ShowEarnings"}
+                      "ShowTeam", "ShowEarnings", "ShowWithdrawal", "RequestWithdrawal"}
+# Why a withdrawal was refused (Failed codes from the shop) -> what to say.
+_WITHDRAW_REFUSALS = {"withdraw_debt", "withdraw_insufficient", "withdraw_below_min"}
+# A withdrawal amount in yuan: up to two decimals, an optional ¥ before or 元/块/yuan after.
+_YUAN = re.compile(r"^[¥￥]?(\d{1,9})(?:\.(\d{1,2}))? ?(?:元|块|块钱|yuan|rmb|cny)?$")
 # Refusals of a typed invite code -> what to say.
 _CODE_REFUSALS = {
     "bad_code": "code_bad",
@@ -365,12 +370,26 @@ class _Turn:
             self.s.listing = {"kind": "distributor", "ids": list(g.DISTRIBUTOR_ACTIONS)}
             self.reply(self.t("distributor_menu"))
             return
+        amount = " ".join(cmd.args[1:]) if cmd.args and cmd.args[0] == g.WITHDRAW else ""
+        if action == g.WITHDRAW and amount:
+            self._withdraw(amount)
+            return
         intent = _DISTRIBUTOR_INTENTS.get(action)
         if intent is not None:
             self.ask(intent())
             return
-        # Withdrawals come with a later issue: say so plainly rather than pretend.
         self.reply(self.t("dist_" + action))
+
+    def _withdraw(self, text: str) -> None:
+        """``提现 50`` / ``withdraw 12.5``: an amount in yuan, turned into fen without a float."""
+        match = _YUAN.match(text)
+        fen = 0
+        if match is not None:
+            fen = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
+        if fen <= 0:
+            self.reply(self.t("withdraw_bad_amount"))
+            return
+        self.ask(it.RequestWithdrawal(fen))
 
     def _do_invite(self, cmd: g.Command) -> None:
         if not cmd.rest:
@@ -691,6 +710,23 @@ class _Turn:
                           withdrawing=yuan(event.withdrawing_fen),
                           withdrawn=yuan(event.withdrawn_fen), rows=rows), debt)
 
+    def _on_WithdrawalInfo(self, event: ev.WithdrawalInfo) -> None:  # noqa: N802
+        if event.debt_fen:
+            self.reply(self.t("withdraw_debt", amount=yuan(event.debt_fen)))
+            return
+        if event.available_fen < event.min_fen:
+            self.reply(self.t("withdraw_nothing", available=yuan(event.available_fen),
+                              withdrawing=yuan(event.withdrawing_fen),
+                              minimum=yuan(event.min_fen)))
+            return
+        self.reply(self.t("withdraw_info", available=yuan(event.available_fen),
+                          withdrawing=yuan(event.withdrawing_fen), minimum=yuan(event.min_fen)),
+                   self.t("withdraw_how"))
+
+    def _on_WithdrawalRequested(self, event: ev.WithdrawalRequested) -> None:  # noqa: N802
+        self.reply(self.t("withdraw_requested", amount=yuan(event.amount_fen),
+                          number=event.number, available=yuan(event.available_fen)))
+
     def _on_CategoriesListed(self, event: ev.CategoriesListed) -> None:  # noqa: N802
         if not event.items:
             self.reply(self.t("no_categories"))
@@ -911,6 +947,14 @@ class _Turn:
             return
         if action in _DISTRIBUTOR_TOOLS and code in _STATUS_REFUSALS:
             self.reply(self.t("dist_status_" + code))
+            return
+        if action == "RequestWithdrawal":
+            if code in _WITHDRAW_REFUSALS:
+                # subject: the available balance, the debt or the minimum, in fen.
+                amount = yuan(int(event.subject or 0))
+                self.reply(self.t(code, amount=amount), self.t("withdraw_how"))
+            else:
+                self.reply(self.t("withdraw_failed", message=event.message))
             return
         if action == "BindInviteCode" and code in _CODE_REFUSALS:
             self.reply(self.t(_CODE_REFUSALS[code]))

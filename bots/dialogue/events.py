@@ -95,6 +95,25 @@ class EarningsShown:
 
 
 @dataclass(frozen=True)
+class WithdrawalInfo:
+    """What a distributor can withdraw now, in fen, and the smallest withdrawal."""
+
+    available_fen: int
+    withdrawing_fen: int
+    debt_fen: int
+    min_fen: int
+
+
+@dataclass(frozen=True)
+class WithdrawalRequested:
+    """A withdrawal was requested: its number, amount and what is still available."""
+
+    number: str
+    amount_fen: int
+    available_fen: int
+
+
+@dataclass(frozen=True)
 class TeamShown:
     """A distributor's team: head counts and the sales of one month by level."""
 
@@ -334,6 +353,8 @@ Event = (
     | PosterRequested
     | TeamShown
     | EarningsShown
+    | WithdrawalInfo
+    | WithdrawalRequested
     | CategoriesListed
     | ProductsListed
     | ProductShown

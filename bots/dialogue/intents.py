@@ -60,6 +60,18 @@ class ShowEarnings:
 
 
 @dataclass(frozen=True)
+class ShowWithdrawal:
+    """What the distributor could withdraw and how to ask (WithdrawalInfo)."""
+
+
+@dataclass(frozen=True)
+class RequestWithdrawal:
+    """Withdraw ``amount_fen`` of the available balance to WeChat change (WithdrawalRequested)."""
+
+    amount_fen: int
+
+
+@dataclass(frozen=True)
 class ShowCategories:
     """List the shop's categories (CategoriesListed)."""
 
@@ -196,6 +208,8 @@ Intent = (
     | RequestPoster
     | ShowTeam
     | ShowEarnings
+    | ShowWithdrawal
+    | RequestWithdrawal
     | ShowCategories
     | ShowProducts
     | SearchProducts

@@ -417,11 +417,50 @@ TEXTS: dict[str, tuple[str, str]] = {
     "earning_pending": ("待结算", "pending"),
     "earning_available": ("已结算", "settled"),
     "earning_reversed": ("已退款", "refunded"),
-    "dist_withdraw": (
-        "提现：将在下一个版本上线，届时可将可提现佣金提到微信零钱。",
-        "Withdrawals come with the next release: you will be able to move your available "
-        "commission to your WeChat balance.",
+    # Withdrawals (issue 6): amounts are typed in yuan, at most two decimals.
+    "withdraw_info": (
+        "可提现 {available}（提现中 {withdrawing}）。单次最低 {minimum}，"
+        "运营审核后转入你的微信零钱。",
+        "Available to withdraw: {available} ({withdrawing} on its way). The smallest "
+        "withdrawal is {minimum}; it goes to your WeChat balance once the operator approves it.",
     ),
+    "withdraw_how": (
+        "回复「提现 金额」申请，金额单位为元，例如：提现 50",
+        "Reply \"withdraw <amount in yuan>\" to ask, e.g. withdraw 50",
+    ),
+    "withdraw_nothing": (
+        "现在没有可提现的佣金：可提现 {available}，单次最低 {minimum}（提现中 {withdrawing}）。"
+        "订单完成且过了退货期后，佣金转为可提现。",
+        "Nothing to withdraw yet: {available} available, the smallest withdrawal is {minimum} "
+        "({withdrawing} on its way). Commission becomes available once the order completes "
+        "and the return window has passed.",
+    ),
+    "withdraw_requested": (
+        "提现申请已提交：{amount}，单号 {number}。运营审核通过后转入微信零钱。"
+        "剩余可提现 {available}。",
+        "Withdrawal requested: {amount}, number {number}. It goes to your WeChat balance "
+        "once the operator approves it. Still available: {available}.",
+    ),
+    "withdraw_bad_amount": (
+        "金额看不懂。请回复「提现 金额」，金额单位为元，最多两位小数，例如：提现 50 或 提现 12.5",
+        "I could not read that amount. Reply \"withdraw <amount in yuan>\" with at most two "
+        "decimals, e.g. withdraw 50 or withdraw 12.5",
+    ),
+    "withdraw_debt": (
+        "退款追回的佣金超过了可提现余额：欠款 {amount}。"
+        "欠款会从之后的佣金中扣除，结清前暂不能提现。",
+        "Refunds took back more than your available balance: {amount} owed. It is netted "
+        "against your next commission; withdrawals resume once it is paid off.",
+    ),
+    "withdraw_insufficient": (
+        "可提现余额不够：现在可提现 {amount}。",
+        "Not enough available: you can withdraw {amount} now.",
+    ),
+    "withdraw_below_min": (
+        "单次提现最低 {amount}。",
+        "The smallest withdrawal is {amount}.",
+    ),
+    "withdraw_failed": ("提现没有办成：{message}", "The withdrawal did not go through: {message}"),
     # Binding under a distributor by invite code
     "a_friend": ("你的好友", "your friend"),
     "bind_hint": (

@@ -352,7 +352,7 @@ def test_my_team_counts_people_and_this_months_sales_by_level(any_app: Flask):
     assert "Level 2: 1 order(s), ¥128.00" in english
 
 
-def test_earnings_show_the_ledger_balances_and_withdrawals_come_later(any_app: Flask):
+def test_earnings_show_the_ledger_balances_and_nothing_to_withdraw_yet(any_app: Flask):
     from referral.domain.codes import new_invite_code
     from tests.commissions.support import paid_order
     from tests.integration.test_payments_support import install_fake_gateway
@@ -370,7 +370,7 @@ def test_earnings_show_the_ledger_balances_and_withdrawals_come_later(any_app: F
     assert "待结算 ¥5.00" in answer and "可提现 ¥0.00" in answer
     assert f"订单 {order.number} 一级 ¥5.00（待结算）" in answer
     assert "Pending ¥5.00" in send("earnings")
-    assert "next release" in send("withdraw")
+    assert "Nothing to withdraw yet" in send("withdraw")  # issue 6: withdrawals exist now
 
 
 def test_the_distributor_menu_numbers_reach_the_tools(any_app: Flask, tools):

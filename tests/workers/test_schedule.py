@@ -61,6 +61,7 @@ def test_every_periodic_job_is_enqueued_once_per_slot(app, work_queues):
     assert sorted(Queue(PAYMENTS, connection=get_redis()).job_ids) == [
         f"periodic-reconcile_pending_payments-{int(NOW // 300)}",
         f"periodic-reconcile_processing_refunds-{int(NOW // 600)}",
+        f"periodic-reconcile_withdrawals-{int(NOW // 600)}",
     ]
     assert scheduler.tick(NOW + 1) == []  # same slots
     # The relay's next slot is due, but its previous run is still waiting: no pile-up.

@@ -268,6 +268,53 @@ class Executor:
                   for x in lines),
         )
 
+    def _withdrawal_refusal(self, action: str) -> ev.Failed | None:
+        """Failed with the distributor's status unless they are active (who may withdraw)."""
+        record = distributor_of(self.session, self.user_id)
+        if record is None or record.status != DistributorStatus.ACTIVE:
+            return ev.Failed(action, str(record.status) if record else "not_distributor")
+        return None
+
+    def _min_withdrawal_fen(self) -> int:
+        return int(self.config.get("WITHDRAWAL_MIN_FEN", 100))
+
+    def _ShowWithdrawal(self, intent: it.ShowWithdrawal) -> ev.Event:  # noqa: N802
+        from commissions.earnings import earnings_summary
+
+        refused = self._withdrawal_refusal("ShowWithdrawal")
+        if refused is not None:
+            return refused
+        summary = earnings_summary(self.session, self.user_id)
+        return ev.WithdrawalInfo(summary.available_fen, summary.withdrawing_fen,
+                                 summary.debt_fen, self._min_withdrawal_fen())
+
+    def _RequestWithdrawal(self, intent: it.RequestWithdrawal) -> ev.Event:  # noqa: N802
+        from commissions import withdrawals
+        from commissions.earnings import earnings_summary
+
+        action = "RequestWithdrawal"
+        refused = self._withdrawal_refusal(action)
+        if refused is not None:
+            return refused
+        minimum = self._min_withdrawal_fen()
+        try:
+            made = withdrawals.request_withdrawal(
+                self.session, self.actor, intent.amount_fen, channel=withdrawals.WECHAT,
+                min_fen=minimum)
+        except Conflict as exc:
+            self.session.rollback()
+            available = int(exc.details.get("available_fen", 0))
+            if available < 0:
+                return ev.Failed(action, "withdraw_debt", exc.message, str(-available))
+            return ev.Failed(action, "withdraw_insufficient", exc.message, str(available))
+        except InvalidInput as exc:
+            self.session.rollback()
+            if intent.amount_fen < minimum:
+                return ev.Failed(action, "withdraw_below_min", exc.message, str(minimum))
+            raise
+        summary = earnings_summary(self.session, self.user_id)
+        return ev.WithdrawalRequested(made.number, made.amount_fen, summary.available_fen)
+
     # -- catalogue ------------------------------------------------------------------------
 
     def _ShowCategories(self, intent: it.ShowCategories) -> ev.Event:  # noqa: N802

@@ -11,6 +11,8 @@ from webapp.models.ledger import (
     LineSplit,
     SupplierSettlement,
     SupplierSettlementItem,
+    Withdrawal,
+    WithdrawalStatus,
 )
 from webapp.models.orders import CartItem, Order, OrderLine, OrderStatus, Shipment
 from webapp.models.payments import Payment, PaymentStatus, Refund, RefundLine, RefundStatus
@@ -60,4 +62,6 @@ __all__ = [
     "SupplierSettlementItem",
     "User",
     "UserRole",
+    "Withdrawal",
+    "WithdrawalStatus",
 ]

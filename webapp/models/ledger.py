@@ -184,3 +184,48 @@ class SupplierSettlementItem(db.Model):  # type: ignore[name-defined]
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     amount_fen: Mapped[int]
+
+
+class WithdrawalStatus:
+    """Where a withdrawal is (ARCHITECTURE.md, state machines)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    SUBMITTED = "submitted"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Withdrawal(db.Model):  # type: ignore[name-defined]
+    """A distributor's request to be paid out part of their available balance.
+
+    ``number`` is the WeChat ``partner_trade_no``: the same number goes with every
+    attempt and every query, which is what makes a retried payout idempotent.
+    """
+
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        Index("ix_withdrawals_distributor", "distributor_id", "id"),
+        Index("ix_withdrawals_status", "status", "id"),
+        CheckConstraint("amount_fen > 0", name="positive_amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    distributor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=WithdrawalStatus.REQUESTED)
+    channel: Mapped[str] = mapped_column(String(16), default="wechat")  # or "manual"
+    # Where a "wechat" payout goes, taken when it is requested (the openid of the user).
+    openid: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str] = mapped_column(String(200), default="")
+    # WeChat's payment_no / detail_id, or the operator's bank reference (manual channel).
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -41,6 +41,15 @@ RETRYABLE_CODES = frozenset({"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMI
 
 EXTENSION_KEY = "chatshop.pay_gateway"
 
+# Transfer (enterprise payment to change) err_codes after which WeChat certainly paid
+# nothing for this partner_trade_no. Deliberately short: any other code, SYSTEMERROR
+# included, leaves the outcome unknown until gettransferinfo says otherwise.
+TRANSFER_REFUSALS = frozenset({
+    "NOTENOUGH", "V2_ACCOUNT_SIMPLE_BAN", "NAME_MISMATCH", "OPENID_ERROR", "AMOUNT_LIMIT",
+    "MONEY_LIMIT", "SENDNUM_LIMIT", "SENDMONEY_LIMIT", "RECV_ACCOUNT_NOT_ALLOWED",
+    "PAY_CHANNEL_NOT_ALLOWED", "NO_AUTH", "REALNAME_ACCOUNT_NOT_ALLOWED",
+})
+
 
 class GatewayError(Exception):
     """A WeChat Pay call that did not succeed; ``definite`` is True only for a clear refusal."""
@@ -123,7 +132,9 @@ class PayGateway:
 
     # -- outgoing calls -------------------------------------------------------------
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, str]:
+    def _call(self, what: str, fn: Any, *args: Any, unsigned_ok: bool = False,
+              merchant_fields: tuple[str, str] = ("appid", "mch_id"),
+              **kwargs: Any) -> dict[str, str]:
         try:
             answer = fn(*args, **kwargs)
         except WeChatPayException as exc:
@@ -136,10 +147,14 @@ class PayGateway:
         if not isinstance(answer, dict):
             raise GatewayError(f"{what}: unreadable answer", definite=False)
         fields = {str(k): "" if v is None else str(v) for k, v in answer.items()}
-        if not signature_ok(fields, self.api_key):
+        # Transfer answers come unsigned from WeChat (the call is authenticated by the
+        # merchant certificate over TLS instead); a signature that is there must be right.
+        if (fields.get("sign") or not unsigned_ok) and not signature_ok(fields, self.api_key):
             raise GatewayError(f"{what}: answer has a bad signature", definite=False)
+        appid_field, mch_field = merchant_fields
         try:
-            check_merchant(fields, self.appid, self.mch_id)
+            check_merchant({"appid": fields.get(appid_field, ""),
+                            "mch_id": fields.get(mch_field, "")}, self.appid, self.mch_id)
         except NotifyRejected as exc:
             raise GatewayError(f"{what}: {exc.reason}", definite=False) from exc
         return fields
@@ -221,6 +236,46 @@ class PayGateway:
     def query_refund(self, out_refund_no: str) -> dict[str, str]:
         """WeChat's view of one refund (fields suffixed ``_0`` for the refund asked about)."""
         return self._call("refundquery", self.client.refund.query, out_refund_no=out_refund_no)
+
+    def transfer(self, *, partner_trade_no: str, openid: str, amount_fen: int, desc: str,
+                 client_ip: str | None = None) -> dict[str, str]:
+        """Pay ``amount_fen`` to the change of ``openid`` (v2 enterprise payment); its answer.
+
+        ``partner_trade_no`` is always ours (wechatpy would invent a random one) and
+        the same on every retry: WeChat pays a number at most once. A GatewayError is
+        ``definite`` only for the err_codes in TRANSFER_REFUSALS; anything else
+        (timeouts, SYSTEMERROR, unreadable answers) is an unknown outcome.
+        """
+        try:
+            fields = self._call(
+                "transfer", self.client.transfer.transfer,
+                user_id=openid, amount=int(amount_fen), desc=_truncate_utf8(desc, 100),
+                client_ip=_client_ip(client_ip), check_name="NO_CHECK",
+                out_trade_no=partner_trade_no,
+                unsigned_ok=True, merchant_fields=("mch_appid", "mchid"),
+            )
+        except GatewayError as exc:
+            raise GatewayError(exc.message, definite=exc.code in TRANSFER_REFUSALS,
+                               code=exc.code) from exc
+        if fields.get("partner_trade_no") != partner_trade_no or not fields.get("payment_no"):
+            raise GatewayError("transfer: answer names another payment", definite=False)
+        return fields
+
+    def query_transfer(self, partner_trade_no: str) -> dict[str, str]:
+        """WeChat's view of a transfer (gettransferinfo): status SUCCESS, FAILED or PROCESSING.
+
+        A transfer WeChat never received fails with code NOT_FOUND (definite: it is
+        safe to send it again with the same number).
+        """
+        try:
+            fields = self._call("gettransferinfo", self.client.transfer.query, partner_trade_no,
+                                unsigned_ok=True)
+        except GatewayError as exc:
+            raise GatewayError(exc.message, definite=exc.code == "NOT_FOUND",
+                               code=exc.code) from exc
+        if fields.get("partner_trade_no") != partner_trade_no:
+            raise GatewayError("gettransferinfo: answer names another payment", definite=False)
+        return fields
 
     # -- incoming notifies ----------------------------------------------------------
 

@@ -28,7 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from commissions.money import format_yuan
 from webapp.redis_conn import get_redis
-from webapp.sandbox import clock, pay_api
+from webapp.sandbox import clock, pay_api, pay_transfer
 from webapp.sandbox.oa import note_payment
 from webapp.sandbox.pay_api import Context, Merchant, PaymentRefused
 from webapp.sandbox.pay_notify import NotifyDelivery, deliver, pay_notify_fields, refund_notify_xml
@@ -228,6 +228,45 @@ def refund() -> Response:
 def refund_query() -> Response:
     """WeChat Pay refund query."""
     return _api_call(pay_api.REFUND_QUERY)
+
+
+def _transfer_call(endpoint: str) -> Response:
+    merchant = _merchant()
+    if request.method != "POST":
+        answer = pay_api.fail_answer("请使用post方法", "REQUIRE_POST_METHOD")
+    else:
+        try:
+            answer = pay_transfer.handle_request(endpoint, request.get_data(cache=False),
+                                                 _context())
+        except RequestEntityTooLarge:
+            answer = pay_api.fail_answer("请求体过大", "PARAM_ERROR")
+        except Exception:  # noqa: BLE001 - WeChat answers SYSTEMERROR, never an HTML 500
+            current_app.logger.exception("sandbox pay %s failed", endpoint)
+            answer = pay_api.fail_answer("系统错误", "SYSTEMERROR")
+    return Response(answer.to_xml(merchant.api_key), mimetype="text/xml")
+
+
+@blp.route("/mmpaymkttransfers/promotion/transfers", methods=["GET", "POST"])
+def transfer() -> Response:
+    """WeChat Pay enterprise payment to change (the real one needs the merchant certificate)."""
+    return _transfer_call(pay_transfer.TRANSFER)
+
+
+@blp.route("/mmpaymkttransfers/gettransferinfo", methods=["GET", "POST"])
+def transfer_query() -> Response:
+    """WeChat Pay enterprise payment query."""
+    return _transfer_call(pay_transfer.TRANSFER_QUERY)
+
+
+def script_transfers(outcome: str, *, err_code: str = "NOTENOUGH", delay: float = 0.0,
+                     times: int = 1) -> None:
+    """Tests: the next ``times`` transfers ``fail``, answer ``systemerror`` or are ``slow``."""
+    pay_transfer.script(_context(), outcome, err_code=err_code, delay=delay, times=times)
+
+
+def sandbox_transfers() -> list[pay_transfer.SandboxTransfer]:
+    """Every transfer the sandbox made for the configured merchant, oldest first."""
+    return pay_transfer.list_transfers(_context())
 
 
 # --- The buyer's H5 pay page -----------------------------------------------------------

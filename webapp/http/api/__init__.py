@@ -26,8 +26,8 @@ def create_api(app: Flask) -> Api:
         api.register_blueprint(module.blp)
     from webapp.http.api import settlements  # supplier settlement batches
     api.register_blueprint(settlements.blp)
-    from webapp.http.api import commission_plans, earnings, reports  # money people see
-    for money in (earnings, reports, commission_plans):
+    from webapp.http.api import commission_plans, earnings, reports, withdrawals  # money
+    for money in (earnings, reports, commission_plans, withdrawals):
         api.register_blueprint(money.blp)
     app.extensions["chatshop.api"] = api
     return api
