@@ -15,18 +15,38 @@ from webapp.http import wechat
 
 
 class FakeStorefront:
-    """Records every call; answers with ``answer(inbound)`` (default: echo the input)."""
+    """Records every call; answers with ``answer(inbound)`` (default: echo the input).
+
+    The quick path (answers in the request, no pool) declines unless ``quick`` is
+    set, so by default every turn runs in the pool under the reply deadline.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Inbound]] = []
+        self.quick_calls: list[tuple[str, Inbound]] = []
+        self.held: list[Any] = []
         self.lock = threading.Lock()
+        self.quick = False
         self.answer: Callable[[Inbound], list[Reply]] = lambda i: [
             TextReply(f"{i.kind}:{i.text}:{i.scene}")
         ]
 
-    def __call__(self, session: Any, openid: str, inbound: Inbound) -> list[Reply]:
+    def __call__(self, session: Any, openid: str, inbound: Inbound,
+                 held: Any = None) -> list[Reply]:
         with self.lock:
             self.calls.append((openid, inbound))
+            self.held.append(held)
+        return self.answer(inbound)
+
+    def answer_quickly(self, openid: str, inbound: Inbound, held: Any) -> list[Reply] | None:
+        """The quick path: ``answer`` when ``quick`` is set (counted in ``calls`` too)."""
+        with self.lock:
+            self.quick_calls.append((openid, inbound))
+        if not self.quick:
+            return None
+        with self.lock:
+            self.calls.append((openid, inbound))
+            self.held.append(held)
         return self.answer(inbound)
 
 
@@ -59,6 +79,7 @@ def storefront(monkeypatch: pytest.MonkeyPatch) -> FakeStorefront:
     """The fake storefront, installed."""
     fake = FakeStorefront()
     monkeypatch.setattr(wechat, "storefront_respond", fake)
+    monkeypatch.setattr(wechat, "storefront_quick", fake.answer_quickly)
     return fake
 
 

@@ -247,3 +247,182 @@ def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
     assert conn.get(dedupe.turn_key("msg\x1f71")) == dedupe.RUNNING
     conn.script_flush()  # a restarted server: the script is loaded again
     assert not dedupe.begin(conn, "msg\x1f71", 60, note=note).owner
+
+
+# --- the conversation lock, taken with the claim and released with the record ----------
+
+
+def _store():
+    from webapp.chat.state_store import StateStore
+
+    return StateStore(get_redis(), ttl_seconds=3600)
+
+
+def test_begin_takes_the_lock_and_reads_the_state_for_the_owner_only(app):
+    from bots.dialogue.state import State
+
+    conn = get_redis()
+    store = _store()
+    store.save("o-lock-1", State(lang="en"))
+    first = store.lock_request("o-lock-1")
+    claim = dedupe.begin(conn, "msg\x1f81", 60, lock=first)
+    assert claim.owner and claim.held is not None and claim.held.state.lang == "en"
+    assert conn.get("chat:lock:o-lock-1") == first.token.encode()
+    # A retry neither waits for nor takes the lock.
+    retry = dedupe.begin(conn, "msg\x1f81", 60, lock=store.lock_request("o-lock-1"))
+    assert retry == dedupe.Claim(owner=False)
+    # Another message of the same user owns its turn but not the lock (still held).
+    other = dedupe.begin(conn, "msg\x1f82", 60, lock=store.lock_request("o-lock-1"))
+    assert other.owner and other.held is None
+    assert conn.get("chat:lock:o-lock-1") == first.token.encode()
+
+
+def test_finish_records_the_answer_leaves_the_state_and_releases_in_one_go(app):
+    from bots.dialogue.state import State
+
+    conn = get_redis()
+    store = _store()
+    claim = dedupe.begin(conn, "msg\x1f83", 60, lock=store.lock_request("o-lock-2"))
+    assert claim.held is not None and claim.held.state == State()
+    claim.held.save(State(lang="en", touched=7.0))
+    dedupe.finish(conn, "msg\x1f83", "<xml>a</xml>", 60, release=claim.held)
+    assert conn.get("chat:lock:o-lock-2") is None
+    assert store.load("o-lock-2") == State(lang="en", touched=7.0)
+    assert 0 < conn.ttl("chat:state:o-lock-2") <= 3600
+    assert dedupe.claim(conn, "msg\x1f83", 60) == dedupe.Claim(owner=False, answer="<xml>a</xml>")
+    # The next message takes the lock again and reads what this one left.
+    after = dedupe.begin(conn, "msg\x1f84", 60, lock=store.lock_request("o-lock-2"))
+    assert after.held is not None and after.held.state.lang == "en"
+
+
+def test_finish_leaves_a_lock_taken_by_another_turn_alone(app):
+    from bots.dialogue.state import State
+
+    conn = get_redis()
+    claim = dedupe.begin(conn, "msg\x1f85", 60, lock=_store().lock_request("o-lock-3"))
+    assert claim.held is not None
+    conn.set("chat:lock:o-lock-3", "the-next-turn", px=10_000)  # ours expired meanwhile
+    claim.held.clear()
+    conn.set("chat:state:o-lock-3", State(lang="en").to_json())
+    dedupe.finish(conn, "msg\x1f85", "", 60, release=claim.held)
+    assert conn.get("chat:lock:o-lock-3") == b"the-next-turn"
+    assert conn.get("chat:state:o-lock-3") is None  # the user saw this turn's replies
+    assert conn.get(dedupe.turn_key("msg\x1f85")) == dedupe.DONE
+
+
+def test_a_replayed_nonce_takes_no_lock(app):
+    conn = get_redis()
+    assert dedupe.begin(conn, "msg\x1f86", 60, nonce=dedupe.nonce_binding("1", "n-l", b"a", 60))
+    forged = dedupe.begin(conn, "msg\x1f87", 60, nonce=dedupe.nonce_binding("1", "n-l", b"b", 60),
+                          lock=_store().lock_request("o-lock-4"))
+    assert forged.replayed and forged.held is None
+    assert conn.get("chat:lock:o-lock-4") is None
+
+
+def test_the_saved_state_is_what_the_engine_would_write(app):
+    from bots.dialogue.state import State
+
+    state = State(lang="en", touched=1.5, listing={"kind": "products", "ids": [3, 1],
+                                                   "source": {"query": "茶]]>"}})
+    store = _store()
+    store.save("o-lock-5", state)
+    assert get_redis().get("chat:state:o-lock-5").decode() == state.to_json()
+
+
+# --- answers from memory, in the request; everything else in the pool -----------------
+
+
+@pytest.fixture
+def no_pool(monkeypatch):
+    """Fail any use of the turn pool (the quick path must not need it)."""
+    from webapp.http import wechat
+
+    def refuse(app):
+        raise AssertionError("the turn pool was used")
+
+    monkeypatch.setattr(wechat, "_pool", refuse)
+
+
+def test_a_quick_answer_is_given_in_the_request_and_released_with_the_record(
+        wx, storefront, no_pool):
+    from webapp.http import wechat
+
+    storefront.quick = True
+    xml = text_xml("菜单", msg_id=2001, openid="o-quick-1")
+    first = post(wx, xml)
+    assert fields(first.get_data(as_text=True))["Content"].startswith("text:菜单")
+    assert storefront.held[0] is not None  # the conversation taken with the claim
+    wechat.script_line(wx.application).settle()  # the last script is not waited for
+    assert get_redis().get("chat:lock:o-quick-1") is None
+    assert post(wx, xml).data == first.data  # WeChat's retry: the same answer, no new turn
+    assert len(storefront.calls) == 1
+
+
+def test_a_quick_answer_with_more_replies_sends_the_rest_as_customer_service(
+        wx, storefront, outbound):
+    storefront.quick = True
+    storefront.answer = lambda i: [TextReply("one"), TextReply("two")]
+    resp = post(wx, text_xml("x", openid="o-quick-2"))
+    assert fields(resp.get_data(as_text=True))["Content"] == "one"
+    assert outbound.wait_for(1) == [("o-quick-2", [TextReply("two")], "overflow")]
+    assert outbound.keys[0].endswith("-overflow") and len(outbound.keys[0]) == 41
+
+
+def test_a_declined_quick_answer_runs_in_the_pool_holding_the_users_lock(wx, storefront):
+    seen = []
+    storefront.answer = lambda i: seen.append(get_redis().get("chat:lock:o-quick-3")) or [
+        TextReply("from the pool")]
+    resp = post(wx, text_xml("购物车", openid="o-quick-3"))
+    assert fields(resp.get_data(as_text=True))["Content"] == "from the pool"
+    assert len(storefront.quick_calls) == 1 and storefront.held[0] is not None
+    assert seen == [storefront.held[0].lock.token.encode()]  # held while the turn ran
+    assert get_redis().get("chat:lock:o-quick-3") is None
+
+
+def test_a_failing_quick_path_falls_back_to_the_pool(wx, storefront, monkeypatch, caplog):
+    from webapp.http import wechat
+
+    def broken(openid, inbound, held):
+        held.save(object())  # whatever it did is forgotten
+        raise RuntimeError("quick path bug")
+
+    monkeypatch.setattr(wechat, "storefront_quick", broken)
+    resp = post(wx, text_xml("x", openid="o-quick-4"))
+    assert fields(resp.get_data(as_text=True))["Content"].startswith("text:x")
+    assert len(storefront.calls) == 1 and "quick path bug" in caplog.text
+    assert get_redis().get("chat:lock:o-quick-4") is None
+
+
+def test_a_late_turn_holds_the_users_lock_until_it_is_done(short_deadline, storefront,
+                                                          outbound):
+    release = threading.Event()
+    storefront.answer = lambda i: release.wait(5) and [TextReply("late answer")]
+    client = short_deadline.test_client()
+    assert post(client, text_xml("x", openid="o-quick-5")).data == b"success"
+    # The next message of this user must wait for the late one to finish.
+    assert get_redis().get("chat:lock:o-quick-5") is not None
+    release.set()
+    assert outbound.wait_for(1)[0][2] == "late"
+    deadline = time.monotonic() + 5
+    while get_redis().get("chat:lock:o-quick-5") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert get_redis().get("chat:lock:o-quick-5") is None
+
+
+def test_a_user_busy_with_another_message_waits_in_the_pool(wx, storefront):
+    get_redis().set("chat:lock:o-quick-6", "another-turn", px=300)
+    resp = post(wx, text_xml("x", openid="o-quick-6"))
+    assert fields(resp.get_data(as_text=True))["Content"].startswith("text:x")
+    assert storefront.quick_calls == []  # no lock, no state: nothing to answer from memory
+    assert storefront.held == [None]  # the storefront takes the lock itself, waiting
+
+
+def test_a_quick_answer_is_sealed_in_safe_mode_and_retries_get_it_again(wx_app, storefront,
+                                                                         no_pool):
+    wx_app.config["WECHAT_ENCODING_AES_KEY"] = AES_KEY
+    storefront.quick = True
+    client = wx_app.test_client()
+    xml = text_xml("分类", msg_id=2002, openid="o-quick-7")
+    first, second = post(client, xml, mode="safe"), post(client, xml, mode="safe")
+    assert fields(open_reply(first))["Content"].startswith("text:分类")
+    assert open_reply(first) == open_reply(second) and len(storefront.calls) == 1

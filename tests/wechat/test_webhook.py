@@ -177,6 +177,23 @@ def test_body_over_one_mib_without_content_length_is_413(wx_app, storefront):
     assert status.startswith("413") and storefront.calls == []
 
 
+@pytest.mark.parametrize("declared,sent,expected", [
+    (None, 0, "200"),  # the whole message, as WeChat sends it
+    (100, 40, "400"),  # the client went away before sending what it announced
+    (1024 * 1024 + 1, 0, "413"),  # refused before anything is read
+])
+def test_the_announced_length_is_read_exactly(wx_app, storefront, declared, sent, expected):
+    body = text_xml("hi").encode()
+    data = body[:sent] if sent else body
+    builder = EnvironBuilder(path="/wechat", method="POST", query_string=signed_query(),
+                             input_stream=io.BytesIO(data))
+    environ = builder.get_environ()
+    environ["CONTENT_LENGTH"] = str(declared if declared is not None else len(body))
+    _, status, _ = run_wsgi_app(wx_app.wsgi_app, environ, buffered=True)
+    assert status.startswith(expected)
+    assert len(storefront.calls) == (1 if expected == "200" else 0)
+
+
 def test_user_text_cannot_break_out_of_the_reply(wx, storefront):
     evil = "]]></Content><MsgType>news</MsgType><Content><![CDATA[pwned"
     storefront.answer = lambda i: [TextReply(i.text)]

@@ -9,7 +9,12 @@ record is never deleted before its TTL, so a retry never runs a side effect agai
 ``begin`` does everything a request needs before its turn in one round trip (one
 Lua script, so atomic): tie a plaintext request's signed nonce to its body, claim
 the turn, and for the owner only, note the user's interaction for the
-customer-service quotas (``webapp.chat.outbound``).
+customer-service quotas (``webapp.chat.outbound``) and try to take the user's
+conversation lock, reading the dialogue state (``webapp.chat.state_store``).
+``finish`` likewise records the answer and, when the lock was taken by ``begin``,
+leaves the state and releases the lock in the same script. A message thus costs
+two scripts when the user is not busy with another one, and a request answered
+from memory waits for the first only (``finish(wait=False)``).
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ from dataclasses import dataclass
 
 import redis
 
-from webapp.chat.lua import Lua
+from webapp.chat.lua import Lua, ScriptLine
 from webapp.chat.outbound import NOTE_LUA, InteractionNote
+from webapp.chat.state_store import LOCK_LUA, Conversation, LockRequest
 
 TURN_PREFIX = "chatshop:wechat:turn:"
 NONCE_PREFIX = "chatshop:wechat:nonce:"
@@ -34,6 +40,9 @@ class Claim:
     owner: bool  # this request runs the turn
     answer: str | None = None  # a finished turn's passive answer ("" = success); None = running
     replayed: bool = False  # the signed nonce came with another body: refuse, claim nothing
+    # The owner's conversation when ``begin`` was asked for the lock and got it; None
+    # when not asked, or when another message of the user holds it.
+    held: Conversation | None = None
 
 
 @dataclass(frozen=True)
@@ -46,10 +55,12 @@ class NonceBinding:
 
 
 # KEYS: turn record, then the nonce binding when ARGV[2] ~= '', then the quota hash
-# when ARGV[4] ~= ''. ARGV: 1 turn TTL, 2 body digest, 3 nonce TTL, 4.. the note's
-# arguments (kind, now, msg used, evt used, TTL). Replies {'replayed'}, {'owner'} or
-# {'retry', record}.
-_BEGIN = Lua(NOTE_LUA + """
+# when ARGV[4] ~= '', then lock and state when ARGV[9] and ARGV[10] are given.
+# ARGV: 1 turn TTL, 2 body digest, 3 nonce TTL, 4..8 the note's arguments (kind,
+# now, msg used, evt used, TTL), 9 lock token, 10 lock PX. Replies {'replayed'}, {'retry', record},
+# {'owner'} (no lock asked), or {'owner', 1, state or false} / {'owner', 0} with the
+# lock taken or busy.
+_BEGIN = Lua(NOTE_LUA + LOCK_LUA + """
 local k = 2
 if ARGV[2] ~= '' then
   local nonce = KEYS[k]
@@ -66,9 +77,24 @@ if not redis.call('SET', KEYS[1], 'running', 'NX', 'EX', ARGV[1]) then
 end
 if ARGV[4] ~= '' then
   note_interaction(redis.pcall, KEYS[k], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+  k = k + 1
+end
+if #ARGV >= 10 then
+  local got = take_lock(KEYS[k], KEYS[k + 1], ARGV[9], ARGV[10])
+  return {'owner', got[1], got[2]}
 end
 return {'owner'}
-""")
+""", name="turn claim")
+
+# KEYS: turn record, then lock and state when ARGV[3] ~= ''. ARGV: 1 turn TTL,
+# 2 record, 3.. ``leave``'s token, outcome, data, state TTL.
+_FINISH = Lua(LOCK_LUA + """
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
+if ARGV[3] ~= '' then
+  leave(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+end
+return 1
+""", name="turn finish")
 
 
 def turn_id(identity: str) -> str:
@@ -92,17 +118,19 @@ def nonce_binding(timestamp: str, nonce: str, body: bytes, ttl: int) -> NonceBin
 
 
 def begin(
-    conn: redis.Redis,
+    conn: redis.Redis | ScriptLine,
     identity: str,
     ttl: int,
     *,
     nonce: NonceBinding | None = None,
     note: InteractionNote | None = None,
+    lock: LockRequest | None = None,
 ) -> Claim:
-    """Bind the nonce (if given), claim the turn, and note the interaction if we own it.
+    """Bind the nonce (if given), claim the turn, and if we own it, note the interaction
+    and try to take ``lock`` (``Claim.held``: release it with :func:`finish`).
 
     A nonce already bound to another body refuses the request before anything is
-    claimed or noted (``Claim.replayed``).
+    claimed or noted (``Claim.replayed``). A retry never touches the lock.
     """
     keys = [turn_key(identity)]
     args: list[str | int | bytes] = [ttl, "", 0]
@@ -113,10 +141,16 @@ def begin(
         keys.append(note.key)
         args.extend(note.args)
     else:
-        args.append("")
+        args.extend(("", "", "", "", ""))
+    if lock is not None:
+        lock_keys, lock_args = lock.keys_and_args()
+        keys.extend(lock_keys)
+        args.extend(lock_args)
     reply = _BEGIN(conn, keys, args)
     status = reply[0]
     if status == b"owner":
+        if len(reply) > 1 and reply[1] == 1 and lock is not None:
+            return Claim(owner=True, held=lock.conversation(reply[2] if len(reply) > 2 else None))
         return Claim(owner=True)
     if status == b"replayed":
         return Claim(owner=False, replayed=True)
@@ -131,9 +165,31 @@ def claim(conn: redis.Redis, identity: str, ttl: int) -> Claim:
     return begin(conn, identity, ttl)
 
 
-def finish(conn: redis.Redis, identity: str, answer: str, ttl: int) -> None:
-    """Record the owner's passive answer ("" when the replies went another way)."""
-    conn.set(turn_key(identity), DONE + answer.encode("utf-8"), ex=ttl)
+def finish(
+    conn: redis.Redis | ScriptLine, identity: str, answer: str, ttl: int,
+    release: Conversation | None = None, wait: bool = True,
+) -> None:
+    """Record the owner's passive answer ("" when the replies went another way); with
+    ``release`` (a conversation ``begin`` held), also leave its state and release it.
+
+    ``wait=False`` on a :class:`ScriptLine`: send it without waiting for the reply. It
+    is then written as soon as Redis reads it, in any case before a retry that WeChat
+    sends because our answer never arrived (it waits 5 s), and any failure is logged
+    by the next user of the connection. Another message of the same user that
+    overtakes it finds the lock still held and waits, as for any running turn.
+    """
+    keys = [turn_key(identity)]
+    args: list[str | int | bytes] = [ttl, DONE + answer.encode("utf-8")]
+    if release is not None:
+        release_keys, release_args = release.release_keys_and_args()
+        keys.extend(release_keys)
+        args.extend(release_args)
+    else:
+        args.append("")
+    if not wait and isinstance(conn, ScriptLine):
+        conn.send(_FINISH, keys, args)
+    else:
+        _FINISH(conn, keys, args)
 
 
 def bind_nonce(conn: redis.Redis, timestamp: str, nonce: str, body: bytes, ttl: int) -> bool:

@@ -7,11 +7,13 @@ engine still sees the old state and can explain, after which Redis forgets it.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 import redis
 
@@ -27,32 +29,48 @@ _PENDING = b"pending"
 _FIRST_POLL_SECONDS = 0.005
 _MAX_POLL_SECONDS = 0.05
 
-# Take the user's lock and, only if taken, read the state: one round trip, and the
-# state read is the one the previous holder left. Replies {1, state or false} or {0}.
-_LOCK_AND_LOAD = Lua("""
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2])}
+# Lua functions other scripts build on (webapp.chat.dedupe runs them together with
+# the turn claim and the turn record, to save round trips on every message).
+#
+# take_lock: take the user's lock and, only if taken, read the state, so the state
+# read is the one the previous holder left. Returns {1, state or false} or {0}.
+#
+# leave: store (outcome 'save': data for ttl s) or forget ('clear') the state, or
+# leave it ('keep'), then release the lock if token still holds it: a lock that
+# expired and was taken by another turn is not ours to release. The state is
+# written even then, as it was before these scripts: the user has seen this turn's
+# replies. Returns 1 when the lock was released, 0 when it was no longer ours.
+LOCK_LUA = """
+local function take_lock(lock, state, token, px)
+  if redis.call('SET', lock, token, 'NX', 'PX', px) then
+    return {1, redis.call('GET', state)}
+  end
+  return {0}
 end
-return {0}
-""")
+local function leave(lock, state, token, outcome, data, ttl)
+  if outcome == 'save' then
+    redis.call('SET', state, data, 'EX', ttl)
+  elseif outcome == 'clear' then
+    redis.call('DEL', state)
+  end
+  if redis.call('GET', lock) == token then
+    redis.call('DEL', lock)
+    return 1
+  end
+  return 0
+end
+"""
 
-# Store (ARGV[2] 'save': ARGV[3] for ARGV[4] s) or forget ('clear') the state, or leave
-# it ('keep'), then release the lock if ARGV[1] still holds it: a lock that expired
-# and was taken by another turn is not ours to release. The state is written even
-# then, as it was before this script: the user has seen this turn's replies.
-# Replies 1 when the lock was released, 0 when it was no longer ours.
-_SAVE_AND_RELEASE = Lua("""
-if ARGV[2] == 'save' then
-  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-elseif ARGV[2] == 'clear' then
-  redis.call('DEL', KEYS[2])
-end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-""")
+# KEYS: lock, state. ARGV: token, lock PX.
+_LOCK_AND_LOAD = Lua(
+    LOCK_LUA + "return take_lock(KEYS[1], KEYS[2], ARGV[1], ARGV[2])", name="lock and load"
+)
+
+# KEYS: lock, state. ARGV: token, outcome, data, state TTL.
+_SAVE_AND_RELEASE = Lua(
+    LOCK_LUA + "return leave(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])",
+    name="save and release",
+)
 
 
 class Busy(Exception):
@@ -75,11 +93,13 @@ class Conversation:
     """One turn's hold on a user: the state read under the lock, and what to leave behind.
 
     ``save`` and ``clear`` take effect when the turn ends, together with releasing
-    the lock (``StateStore.conversation``).
+    the lock (``StateStore.conversation``, or ``webapp.chat.dedupe.finish`` for a
+    lock taken with the turn claim).
     """
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, lock: LockRequest | None = None) -> None:
         self.state = state
+        self.lock = lock  # how to release the lock, when the caller holds it itself
         self.outcome = "keep"
         self.saved: State | None = None
 
@@ -90,6 +110,53 @@ class Conversation:
     def clear(self) -> None:
         """Forget the user's state when the turn ends."""
         self.outcome, self.saved = "clear", None
+
+    def keep(self) -> None:
+        """Leave the state as it was (after a failed turn)."""
+        self.outcome, self.saved = "keep", None
+
+    def release_keys_and_args(self) -> tuple[list[str], list[str | int]]:
+        """KEYS and ARGV for ``LOCK_LUA``'s ``leave``: lock, state; token, outcome, data, TTL."""
+        if self.lock is None:
+            raise RuntimeError("this conversation's lock is released by StateStore.conversation")
+        data = _dump(self.saved) if self.saved is not None else ""
+        lock = self.lock
+        return [lock.lock_key, lock.state_key], [lock.token, self.outcome, data, lock.state_ttl]
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """What taking a user's lock together with other work needs (``LOCK_LUA``'s take_lock)."""
+
+    lock_key: str
+    state_key: str
+    token: str
+    state_ttl: int
+
+    def keys_and_args(self) -> tuple[list[str], list[str | int]]:
+        """KEYS and ARGV for ``take_lock``: lock, state; token, lock PX."""
+        return [self.lock_key, self.state_key], [self.token, LOCK_SECONDS * 1000]
+
+    def conversation(self, raw: bytes | str | None) -> Conversation:
+        """The conversation held once ``take_lock`` succeeded and read ``raw``."""
+        return Conversation(State.from_json(raw), self)
+
+
+def _dump(state: State) -> str:
+    """``state.to_json()``, without its deep copy when the state is plain JSON data."""
+    # State.to_json goes through dataclasses.asdict, which deep-copies every nested
+    # dict and list; the fields are already JSON values, so they are dumped directly.
+    # Anything else (a field type added later) takes the general path.
+    fields = vars(state)
+    if list(fields) == list(_STATE_FIELDS):
+        try:
+            return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        except TypeError:
+            pass
+    return state.to_json()
+
+
+_STATE_FIELDS = tuple(f.name for f in dataclass_fields(State))
 
 
 class StateStore:
@@ -110,7 +177,7 @@ class StateStore:
 
     def save(self, openid: str, state: State) -> None:
         """Store the state and restart its TTL."""
-        self.redis.set(self._key(openid), state.to_json(), ex=self.ttl)
+        self.redis.set(self._key(openid), _dump(state), ex=self.ttl)
 
     def clear(self, openid: str) -> None:
         """Forget the user's state."""
@@ -136,9 +203,16 @@ class StateStore:
             time.sleep(min(pause, left))
             pause = min(pause * 2, _MAX_POLL_SECONDS)
 
+    def lock_request(self, openid: str) -> LockRequest:
+        """A fresh token for ``openid``'s lock, for taking it in another script
+        (``webapp.chat.dedupe.begin``); the holder releases it with the conversation."""
+        return LockRequest(
+            self._lock_key(openid), self._key(openid), secrets.token_hex(16), self.ttl
+        )
+
     def _release(self, openid: str, token: str, outcome: str, state: State | None) -> bool:
         """Leave the state as ``outcome`` says and release the lock, in one round trip."""
-        data = state.to_json() if state is not None else ""
+        data = _dump(state) if state is not None else ""
         released = _SAVE_AND_RELEASE(
             self.redis, [self._lock_key(openid), self._key(openid)],
             [token, outcome, data, self.ttl],
@@ -157,12 +231,12 @@ class StateStore:
         """
         token = secrets.token_hex(16)
         convo = Conversation(self._acquire(openid, token, wait_seconds))
-        outcome = "keep"
+        outcome, saved = "keep", None
         try:
             yield convo
-            outcome = convo.outcome
+            outcome, saved = convo.outcome, convo.saved
         finally:
-            self._release(openid, token, outcome, convo.saved)
+            self._release(openid, token, outcome, saved)
 
     @staticmethod
     def _claim_key(openid: str, token: str) -> str:

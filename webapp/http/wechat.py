@@ -5,6 +5,13 @@ compatible or safe mode), runs one storefront turn per message whatever WeChat
 retries (``webapp.chat.dedupe``), and answers within the reply deadline: replies
 that are not ready in time, and every reply after the first, go out later as
 customer-service messages. Wire-format work lives in ``bots.wechat``.
+
+A turn the storefront can answer from memory (browsing lists it has cached, for
+a follower it knows) runs in the request itself, since nothing in it can wait on
+the database; every other turn runs in the app's thread pool, raced against the
+deadline. Either way a message costs two Redis scripts: one claims the turn and
+takes the user's conversation lock, one records the answer and releases the lock
+with the new state; a turn answered in the request does not wait for the second.
 """
 from __future__ import annotations
 
@@ -36,7 +43,9 @@ from bots.wechat import (
 )
 from bots.wechat.crypto import seal
 from webapp.chat import dedupe
+from webapp.chat.lua import ScriptLine
 from webapp.chat.outbound import interaction_note
+from webapp.chat.state_store import Conversation, LockRequest
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -46,6 +55,7 @@ blp = Blueprint("wechat", __name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 POOL_KEY = "chatshop.wechat_turns"
+LINE_KEY = "chatshop.wechat_scripts"
 # How long a finished turn waits for its passive reply to leave before sending the rest.
 PASSIVE_HEAD_START_SECONDS = 1.0
 SORRY = "抱歉，系统开小差了，请稍后再试。Sorry, something went wrong; please try again."
@@ -54,11 +64,31 @@ _REFUSAL_TEXT = {400: "bad request", 403: "forbidden", 413: "request too large"}
 clock = time.time  # tests freeze it for the published signature vector
 
 
-def storefront_respond(session: Any, openid: str, inbound: Inbound) -> list[Reply]:
-    """The storefront's answer to one input (imported late: it imports the whole shop)."""
+def storefront_respond(
+    session: Any, openid: str, inbound: Inbound, held: Conversation | None = None
+) -> list[Reply]:
+    """The storefront's answer to one input (imported late: it imports the whole shop).
+
+    ``held``: the user's conversation, taken with the turn claim; it is released
+    when the turn is finished (``dedupe.finish``), not by the storefront.
+    """
     from webapp.chat.storefront import respond
 
-    return respond(session, openid, inbound)
+    return respond(session, openid, inbound, held)
+
+
+def storefront_quick(openid: str, inbound: Inbound, held: Conversation) -> list[Reply] | None:
+    """The storefront's answer if it needs nothing but memory (no database); else None."""
+    from webapp.chat.storefront import respond_quickly
+
+    return respond_quickly(openid, inbound, held)
+
+
+def storefront_lock(openid: str) -> LockRequest:
+    """How to take the user's conversation lock together with the turn claim."""
+    from webapp.chat.storefront import lock_request
+
+    return lock_request(openid)
 
 
 def send_customer_service(openid: str, replies: list[Reply], reason: str, key: str) -> None:
@@ -127,6 +157,21 @@ def verify_url() -> Response:
 
 def _read_body() -> bytes:
     """The request body; Refused(413) above 1 MiB, whatever the headers claim."""
+    environ = request.environ
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.isascii() and declared.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        # What WeChat sends: a plain Content-Length. Read exactly that much from the
+        # server's input (Werkzeug's limited stream around it costs more than the read).
+        length = int(declared)
+        if length > MAX_BODY_BYTES:
+            raise Refused(413, "body larger than 1 MiB")
+        try:
+            body = environ["wsgi.input"].read(length) if length else b""
+        except (OSError, ValueError) as exc:
+            raise Refused(400, "incomplete body") from exc
+        if len(body) != length:
+            raise Refused(400, "incomplete body")
+        return bytes(body)
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise Refused(413, "body larger than 1 MiB")
     try:
@@ -180,20 +225,27 @@ def receive() -> Response:
         message = read_message(fields)
     except Refused as exc:
         return _refuse(exc.status, exc.reason)
-    conn = get_redis()
+    conn = script_line(current_app._get_current_object())  # type: ignore[attr-defined]
     # A record must outlive the replay window, or a replay inside it would run again.
     window = int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300))
     ttl = max(int(_setting("WECHAT_DEDUPE_TTL_SECONDS", 600)), window + 60)
     # One round trip: bind the nonce, claim the turn and, for the owner, record the
-    # user's action (it opens WeChat's customer-service message window).
+    # user's action (it opens WeChat's customer-service message window) and take the
+    # user's conversation lock with the dialogue state it protects.
     note = interaction_note(message.openid, message.inbound.kind)
-    claimed = dedupe.begin(conn, message.identity, ttl, nonce=nonce, note=note)
+    claimed = dedupe.begin(conn, message.identity, ttl, nonce=nonce, note=note,
+                           lock=storefront_lock(message.openid))
     if claimed.replayed:
         return _refuse(403, "signed query replayed with another body")
     if not claimed.owner:
         log.info("wechat retry of a handled turn (%s)", message.inbound.kind)
         return _answer(claimed.answer or "", crypto)
-    return _answer(_run_turn(message, conn, ttl), crypto)
+    held = claimed.held
+    if held is not None:  # else another message of this user runs: wait in the pool
+        answer = _answer_quickly(message, conn, ttl, held)
+        if answer is not None:
+            return _answer(answer, crypto)
+    return _answer(_run_turn(message, conn, ttl, held), crypto)
 
 
 def _answer(xml: str, crypto: Any) -> Response:
@@ -210,10 +262,57 @@ def _render(reply: Reply, message: ChatMessage) -> str:
     )
 
 
-def _run_turn(message: ChatMessage, conn: Any, ttl: int) -> str:
-    """Run the turn in the app's pool; the passive answer if it is ready before the deadline."""
+def _valid(replies: list[Reply]) -> list[Reply]:
+    valid = [r for r in replies if isinstance(r, TextReply | ArticleReply)]
+    if len(valid) != len(replies):
+        log.error("storefront returned %d values that are not replies",
+                  len(replies) - len(valid))
+    return valid
+
+
+def _answer_quickly(message: ChatMessage, conn: Any, ttl: int, held: Conversation) -> str | None:
+    """The passive answer, if the storefront can give it from memory; None to use the pool.
+
+    Only memory and Redis are involved (the same Redis calls every request makes),
+    so no deadline is needed; anything that needs the database answers None.
+    """
+    try:
+        replies = storefront_quick(message.openid, message.inbound, held)
+    except Exception:  # noqa: BLE001 - the pool's turn will answer, or apologise
+        log.exception("wechat quick turn (%s) failed", message.inbound.kind)
+        held.keep()
+        return None
+    if replies is None:
+        return None
+    replies = _valid(list(replies))
+    answer = _render(replies[0], message) if replies else ""
+    # One script, not waited for: the answer for retries, the new state, and the lock
+    # released (see dedupe.finish).
+    dedupe.finish(conn, message.identity, answer, ttl, release=held, wait=False)
+    if len(replies) > 1:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        key = dedupe.turn_id(message.identity)[:32] + "-overflow"
+        _pool(app).submit(_deliver, app, message.openid, replies[1:], "overflow", key)
+    return answer
+
+
+def _deliver(app: Flask, openid: str, replies: list[Reply], reason: str, key: str) -> None:
+    """Send customer-service messages from a pool thread (logged, never raised)."""
+    with app.app_context():
+        try:
+            send_customer_service(openid, replies, reason, key)
+        except Exception:  # noqa: BLE001 - a pool thread has nobody to raise to
+            log.exception("wechat turn: customer-service delivery failed")
+
+
+def _run_turn(message: ChatMessage, conn: Any, ttl: int, held: Conversation | None) -> str:
+    """Run the turn in the app's pool; the passive answer if it is ready before the deadline.
+
+    ``held`` (the conversation taken with the claim) is released with the turn record:
+    here when the turn is in time, by the turn itself when it is late.
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    turn = _Turn(app, message, ttl)
+    turn = _Turn(app, message, ttl, held)
     try:
         _pool(app).submit(turn.run)
         turn.ready.wait(float(_setting("WECHAT_REPLY_DEADLINE_SECONDS", 4)))
@@ -225,7 +324,7 @@ def _run_turn(message: ChatMessage, conn: Any, ttl: int) -> str:
                         "customer-service messages", message.inbound.kind)
             return ""  # the record stays "running" until the late turn finishes
         answer = _render(replies[0], message) if replies else ""
-        dedupe.finish(conn, message.identity, answer, ttl)
+        dedupe.finish(conn, message.identity, answer, ttl, release=held)
         return answer
     finally:
         turn.passive_sent.set()
@@ -234,10 +333,12 @@ def _run_turn(message: ChatMessage, conn: Any, ttl: int) -> str:
 class _Turn:
     """One storefront call in the pool, raced against the handler's deadline."""
 
-    def __init__(self, app: Flask, message: ChatMessage, ttl: int) -> None:
+    def __init__(self, app: Flask, message: ChatMessage, ttl: int,
+                 held: Conversation | None = None) -> None:
         self.app = app
         self.message = message
         self.ttl = ttl
+        self.held = held
         self.lock = threading.Lock()
         self.ready = threading.Event()
         self.passive_sent = threading.Event()
@@ -256,7 +357,8 @@ class _Turn:
             key = dedupe.turn_id(self.message.identity)[:32]
             try:
                 if late:
-                    dedupe.finish(get_redis(), self.message.identity, "", self.ttl)
+                    dedupe.finish(get_redis(), self.message.identity, "", self.ttl,
+                                  release=self.held)
                     if replies:
                         send_customer_service(openid, replies, "late", key + "-late")
                 elif len(replies) > 1:
@@ -270,7 +372,9 @@ class _Turn:
         inbound = self.message.inbound
         try:
             # The storefront makes sure the user exists (and records follow/unfollow).
-            replies = list(storefront_respond(db.session, self.message.openid, inbound) or [])
+            replies = list(
+                storefront_respond(db.session, self.message.openid, inbound, self.held) or []
+            )
             # Most turns only browse cached lists: no session, no transaction, nothing to
             # commit (and asking the scoped session would create one).
             if db.session.registry.has() and db.session().in_transaction():
@@ -278,12 +382,18 @@ class _Turn:
         except Exception:  # noqa: BLE001 - any storefront fault becomes an apology
             log.exception("wechat turn (%s) failed in the storefront", inbound.kind)
             db.session.rollback()
+            if self.held is not None:
+                self.held.keep()  # a failed turn leaves the state as it was
             return [TextReply(SORRY)]
-        valid = [r for r in replies if isinstance(r, TextReply | ArticleReply)]
-        if len(valid) != len(replies):
-            log.error("storefront returned %d values that are not replies",
-                      len(replies) - len(valid))
-        return valid
+        return _valid(replies)
+
+
+def script_line(app: Flask) -> ScriptLine:
+    """The app's line for the webhook's Redis scripts (see ``webapp.chat.lua``)."""
+    line: ScriptLine | None = app.extensions.get(LINE_KEY)
+    if line is None:
+        line = app.extensions.setdefault(LINE_KEY, ScriptLine(get_redis(app)))
+    return line
 
 
 _pool_lock = threading.Lock()
