@@ -9,7 +9,6 @@ through :class:`Context`.
 """
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,7 +146,7 @@ class _Turn:
     """One call of the engine: a private copy of the state plus what to answer."""
 
     def __init__(self, state: State, ctx: Context) -> None:
-        self.s = copy.deepcopy(state)
+        self.s = state.copy()
         self.ctx = ctx
         self.replies: list[Reply] = []
         self.intents: list[it.Intent] = []

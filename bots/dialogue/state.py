@@ -33,6 +33,12 @@ class State:
     last_order: dict[str, Any] | None = None
     version: int = field(default=STATE_VERSION)
 
+    def copy(self) -> State:
+        """A copy sharing nothing mutable with this state (cheaper than ``copy.deepcopy``:
+        the state holds only JSON values, and this runs for every message)."""
+        return State(self.lang, self.touched, _clone(self.listing), _clone(self.product),
+                     _clone(self.flow), _clone(self.last_order), self.version)
+
     def to_json(self) -> str:
         """The state as compact JSON."""
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -61,3 +67,13 @@ class State:
 
 
 _FIELDS = ("lang", "touched", "listing", "product", "flow", "last_order", "version")
+
+
+def _clone(value: Any) -> Any:
+    """A copy of a JSON value: dicts and lists are new, everything else is immutable."""
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
