@@ -50,8 +50,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import migrated_postgres, run_load_steps  # noqa: E402
+from bench.support import captured_sql, migrated_postgres, run_load_steps  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CHAIN_REPS = int(os.environ.get("BENCH_CHAIN_REPS", "400"))
@@ -303,24 +302,6 @@ def _expected_team_sales(dsn: str, since: datetime, until: datetime) -> dict[int
 
 # --- measuring -------------------------------------------------------------------------
 
-@contextmanager
-def _captured_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Record the statements (and parameters) the engine sends while the block runs."""
-    from sqlalchemy import event
-
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-               executemany: bool) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def _explain(session: Any, statement: str, parameters: Any) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of a captured statement, with its parameters."""
     conn = session.connection()
@@ -422,7 +403,7 @@ def _measure(env: dict[str, str], dsn: str, now: datetime) -> dict[str, Any]:
             ("walk up, depth 10 000", lambda: chain_snapshot(session, DEEP_BUYER)),
             ("team", lambda: team_stats(session, TEAM_HEAD, since=since, until=until)),
         ):
-            with _captured_sql(db.engine) as seen:
+            with captured_sql(db.engine) as seen:
                 call()
             session.rollback()
             for n, (statement, params) in enumerate(seen):

@@ -38,7 +38,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import settlement_world as world  # noqa: E402
-from bench.support import migrated_postgres  # noqa: E402
+from bench.support import captured_sql, migrated_postgres  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -62,24 +61,6 @@ RAW_UPDATE = ("UPDATE commission_lines SET status = 'available', settled_at = no
 
 
 # --- statements ------------------------------------------------------------------------
-
-@contextmanager
-def _captured_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
-    """Record the statements (and parameters) the engine sends while the block runs."""
-    from sqlalchemy import event
-
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-               executemany: bool) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
 
 def _label(statement: str) -> str:
     """"INSERT ledger_entries", "SELECT orders", ... for a statement."""
@@ -258,7 +239,7 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     payments.start_payment(db.session, Actor.of(buyer), order.id, "127.0.0.1")
     body = signed_pay_notify(app, order.number, order.total_fen)
     db.session.commit()
-    with _captured_sql(db.engine) as seen:
+    with captured_sql(db.engine) as seen:
         outcome = payments.apply_pay_notify(db.session, body)
     if not outcome.applied:
         raise AssertionError(f"pay notify not applied: {outcome}")
@@ -345,7 +326,7 @@ def _measure(env: dict[str, str], dsn: str, now: datetime) -> dict[str, Any]:
 
         def settle() -> float:
             # Recording ~30 statements costs nothing next to the job; EXPLAIN replays them.
-            with _captured_sql(db.engine) as seen:
+            with captured_sql(db.engine) as seen:
                 began = time.perf_counter()
                 settled = settle_matured_commissions(session, now=now)
                 took = time.perf_counter() - began

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GUNICORN_WORKERS = 2  # sync workers: the same for ChatShop and every floor it is compared with
 
-__all__ = ["BenchDatabase", "http_request", "migrated_postgres", "reserve_port", "run_load_steps",
-           "start_gunicorn", "stop_process", "wait_until_serving"]
+__all__ = ["BenchDatabase", "captured_sql", "http_request", "migrated_postgres", "reserve_port",
+           "run_load_steps", "start_gunicorn", "stop_process", "wait_until_serving"]
 
 
 def http_request(
@@ -142,3 +142,21 @@ def run_load_steps(
         conn.execute("VACUUM ANALYZE")
         timings.append(("vacuum analyze", time.perf_counter() - began))
     return timings
+
+
+@contextmanager
+def captured_sql(engine: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Record the statements (and parameters) the engine sends while the block runs."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+               executemany: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
