@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from commissions import ledger
+from commissions.earnings import OWN_KINDS, is_payout_entry
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -64,20 +65,11 @@ def _moved_out() -> Any:
     took from the distributor's accounts), withdrawing is their account's balance.
     """
     own = aliased(LedgerAccount)
-    other_entry = aliased(LedgerEntry)
-    clearing = aliased(LedgerAccount)
-    is_payout = exists(
-        select(other_entry.id)
-        .join(clearing, clearing.id == other_entry.account_id)
-        .where(other_entry.txn_id == LedgerEntry.txn_id,
-               clearing.kind == ledger.PAYOUT_CLEARING)
-    )
     withdrawn = (
         select(own.owner_id.label("owner"), (-LedgerEntry.amount_fen).label("fen"))
         .select_from(LedgerEntry)
         .join(own, own.id == LedgerEntry.account_id)
-        .where(own.kind.in_((ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE,
-                             ledger.DISTRIBUTOR_WITHDRAWING)), is_payout)
+        .where(own.kind.in_(OWN_KINDS), is_payout_entry())
     )
     withdrawing = (
         select(LedgerAccount.owner_id.label("owner"), LedgerAccount.balance_fen.label("fen"))
@@ -86,6 +78,25 @@ def _moved_out() -> Any:
     both = union_all(withdrawn, withdrawing).subquery()
     return (select(both.c.owner.label("owner"), func.sum(both.c.fen).label("fen"))
             .group_by(both.c.owner).subquery())
+
+
+def _balances_match(session: DbSession, kind: str, expected: Any, says: str) -> list[str]:
+    """Accounts of ``kind`` whose balance is not what ``expected`` (a subquery of owner, fen)
+    says, and expected money with no account at all."""
+    want = func.coalesce(expected.c.fen, 0)
+    rows = session.execute(
+        select(LedgerAccount.owner_id, LedgerAccount.balance_fen, want)
+        .outerjoin(expected, expected.c.owner == LedgerAccount.owner_id)
+        .where(LedgerAccount.kind == kind, LedgerAccount.balance_fen != want)
+    ).all()
+    missing = session.execute(
+        select(expected.c.owner, expected.c.fen)
+        .outerjoin(LedgerAccount, and_(LedgerAccount.kind == kind,
+                                       LedgerAccount.owner_id == expected.c.owner))
+        .where(LedgerAccount.id.is_(None), expected.c.fen != 0)
+    ).all()
+    return ([f"{kind}:{owner}: balance {bal} fen, {says} say {fen} fen" for owner, bal, fen in rows]
+            + [f"{kind}:{owner}: no account for {fen} fen of {says}" for owner, fen in missing])
 
 
 def _per_distributor(session: DbSession, kind: str, status: str, *,
@@ -104,22 +115,7 @@ def _per_distributor(session: DbSession, kind: str, status: str, *,
                  .group_by(parts.c.owner).subquery())
     else:
         lines = settled.subquery()
-    rows = session.execute(
-        select(LedgerAccount.owner_id, LedgerAccount.balance_fen, func.coalesce(lines.c.fen, 0))
-        .outerjoin(lines, lines.c.owner == LedgerAccount.owner_id)
-        .where(LedgerAccount.kind == kind,
-               LedgerAccount.balance_fen != func.coalesce(lines.c.fen, 0))
-    ).all()
-    missing = session.execute(
-        select(lines.c.owner, lines.c.fen)
-        .outerjoin(LedgerAccount, and_(LedgerAccount.kind == kind,
-                                       LedgerAccount.owner_id == lines.c.owner))
-        .where(LedgerAccount.id.is_(None), lines.c.fen != 0)
-    ).all()
-    return ([f"{kind}:{owner}: balance {bal} fen, {status} commission lines say {fen} fen"
-             for owner, bal, fen in rows]
-            + [f"{kind}:{owner}: no account for {fen} fen of {status} commission"
-               for owner, fen in missing])
+    return _balances_match(session, kind, lines, f"{status} commission lines")
 
 
 def commission_lines_match_balances(session: DbSession) -> list[str]:
@@ -141,23 +137,7 @@ def withdrawing_matches_withdrawals(session: DbSession) -> list[str]:
         .group_by(Withdrawal.distributor_id)
         .subquery()
     )
-    kind = ledger.DISTRIBUTOR_WITHDRAWING
-    rows = session.execute(
-        select(LedgerAccount.owner_id, LedgerAccount.balance_fen, func.coalesce(open_.c.fen, 0))
-        .outerjoin(open_, open_.c.owner == LedgerAccount.owner_id)
-        .where(LedgerAccount.kind == kind,
-               LedgerAccount.balance_fen != func.coalesce(open_.c.fen, 0))
-    ).all()
-    missing = session.execute(
-        select(open_.c.owner, open_.c.fen)
-        .outerjoin(LedgerAccount, and_(LedgerAccount.kind == kind,
-                                       LedgerAccount.owner_id == open_.c.owner))
-        .where(LedgerAccount.id.is_(None))
-    ).all()
-    return ([f"{kind}:{owner}: balance {bal} fen, open withdrawals say {fen} fen"
-             for owner, bal, fen in rows]
-            + [f"{kind}:{owner}: no account for {fen} fen of open withdrawals"
-               for owner, fen in missing])
+    return _balances_match(session, ledger.DISTRIBUTOR_WITHDRAWING, open_, "open withdrawals")
 
 
 def nothing_available_too_early(session: DbSession) -> list[str]:
@@ -208,17 +188,12 @@ def supplier_payables_match(session: DbSession) -> list[str]:
         .where(SupplierSettlement.status == "paid")
         .group_by(SupplierSettlement.supplier_id).subquery()
     )
-    account = aliased(LedgerAccount)
-    expected = func.coalesce(owed.c.fen, 0) - func.coalesce(paid.c.fen, 0)
-    rows = session.execute(
-        select(owed.c.sid, func.coalesce(account.balance_fen, 0), expected)
-        .outerjoin(paid, paid.c.sid == owed.c.sid)
-        .outerjoin(account, and_(account.kind == ledger.SUPPLIER_PAYABLE,
-                                 account.owner_id == owed.c.sid))
-        .where(func.coalesce(account.balance_fen, 0) != expected)
-    ).all()
-    return [f"supplier_payable:{sid}: balance {bal} fen, splits and batches say {fen} fen"
-            for sid, bal, fen in rows]
+    expected = (
+        select(owed.c.sid.label("owner"),
+               (owed.c.fen - func.coalesce(paid.c.fen, 0)).label("fen"))
+        .outerjoin(paid, paid.c.sid == owed.c.sid).subquery()
+    )
+    return _balances_match(session, ledger.SUPPLIER_PAYABLE, expected, "splits and batches")
 
 
 def settlement_batches_add_up(session: DbSession) -> list[str]:

@@ -21,17 +21,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from referral.domain.rules import DistributorStatus
 from webapp.models import CommissionLine, LedgerAccount, LedgerEntry, Order, OrderLine
 from webapp.services.uow import DbSession
 
-_OWN_KINDS = (ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE,
-              ledger.DISTRIBUTOR_WITHDRAWING)
+OWN_KINDS = (ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE,
+             ledger.DISTRIBUTOR_WITHDRAWING)
 MAX_STATEMENT_PAGE = 500
+# Who has earnings to look at: every status a distributor who was once approved can be in
+# (frozen and revoked distributors are still owed, or owe, money).
+EARNINGS_STATUSES = frozenset({DistributorStatus.ACTIVE, DistributorStatus.FROZEN,
+                               DistributorStatus.REVOKED})
+
+
+def is_payout_entry(entry: Any = LedgerEntry) -> ColumnElement[bool]:
+    """``entry`` belongs to a payout: a transaction with a leg on ``payout_clearing``."""
+    other_entry = aliased(LedgerEntry)
+    clearing = aliased(LedgerAccount)
+    return exists(
+        select(other_entry.id)
+        .join(clearing, clearing.id == other_entry.account_id)
+        .where(other_entry.txn_id == entry.txn_id, clearing.kind == ledger.PAYOUT_CLEARING)
+    )
 
 
 @dataclass(frozen=True)
@@ -88,18 +106,10 @@ def withdrawn_fen(session: DbSession, distributor_id: int) -> int:
     back from payout clearing) counts negatively.
     """
     own = aliased(LedgerAccount)
-    other_entry = aliased(LedgerEntry)
-    clearing = aliased(LedgerAccount)
-    is_payout = exists(
-        select(other_entry.id)
-        .join(clearing, clearing.id == other_entry.account_id)
-        .where(other_entry.txn_id == LedgerEntry.txn_id,
-               clearing.kind == ledger.PAYOUT_CLEARING)
-    )
     taken = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount_fen), 0))
         .join(own, own.id == LedgerEntry.account_id)
-        .where(own.owner_id == distributor_id, own.kind.in_(_OWN_KINDS), is_payout)
+        .where(own.owner_id == distributor_id, own.kind.in_(OWN_KINDS), is_payout_entry())
     )
     return -int(taken or 0)
 
@@ -108,7 +118,7 @@ def earnings_summary(session: DbSession, distributor_id: int) -> EarningsSummary
     """The distributor's pending, available, withdrawing, withdrawn and debt (two queries)."""
     balances = dict(session.execute(
         select(LedgerAccount.kind, LedgerAccount.balance_fen)
-        .where(LedgerAccount.owner_id == distributor_id, LedgerAccount.kind.in_(_OWN_KINDS))
+        .where(LedgerAccount.owner_id == distributor_id, LedgerAccount.kind.in_(OWN_KINDS))
     ).all())
     return summary_from_balances(
         pending=int(balances.get(ledger.DISTRIBUTOR_PENDING, 0)),

@@ -130,6 +130,28 @@ def ancestors(
     return Walk(own, above, source)
 
 
+def _upward(user_id: int, *, live_at: datetime | None = None, stop_at: int | None = None) -> Any:
+    """The walk from ``user_id`` up the tree: (member_id, hops), hops 0 = the user.
+
+    ``live_at``: follow only bindings live then (else expired ones too);
+    ``stop_at``: do not walk past that user.
+    """
+    binding = aliased(ReferralBinding)
+    anchor = select(
+        literal(user_id, Integer).label("member_id"), literal(0, Integer).label("hops")
+    ).cte("walk_up", recursive=True)
+    link = binding.user_id == anchor.c.member_id
+    if live_at is not None:
+        link = and_(link, _live(binding, live_at))
+    step = (
+        select(binding.upline_id, (anchor.c.hops + 1).label("hops"))
+        .select_from(anchor).join(binding, link).where(anchor.c.hops < MAX_WALK)
+    )
+    if stop_at is not None:
+        step = step.where(anchor.c.member_id != stop_at)
+    return anchor.union_all(step)
+
+
 @dataclass(frozen=True)
 class UplineChain:
     """The users above someone, nearest first, and how deep they are in the tree."""
@@ -140,18 +162,7 @@ class UplineChain:
 
 def upline_chain(session: DbSession, user_id: int, limit: int = 50) -> UplineChain:
     """The nearest ``limit`` users above ``user_id`` and its depth (operators' view)."""
-    now = utcnow()
-    binding = aliased(ReferralBinding)
-    anchor = select(
-        literal(user_id, Integer).label("member_id"), literal(0, Integer).label("hops")
-    ).cte("chain", recursive=True)
-    step = (
-        select(binding.upline_id, (anchor.c.hops + 1).label("hops"))
-        .select_from(anchor)
-        .join(binding, and_(binding.user_id == anchor.c.member_id, _live(binding, now)))
-        .where(anchor.c.hops < MAX_WALK)
-    )
-    walk = anchor.union_all(step)
+    walk = _upward(user_id, live_at=utcnow())
     depth = session.scalar(select(func.max(walk.c.hops))) or 0
     rows = session.execute(
         select(walk.c.member_id, User.nickname, Distributor.status)
@@ -173,17 +184,7 @@ def has_downline(session: DbSession, user_id: int) -> bool:
 
 def is_above(session: DbSession, upper_id: int, user_id: int) -> bool:
     """True if ``upper_id`` is somewhere in the chain above ``user_id`` (expired links too)."""
-    binding = aliased(ReferralBinding)
-    anchor = select(
-        literal(user_id, Integer).label("member_id"), literal(0, Integer).label("hops")
-    ).cte("above", recursive=True)
-    step = (
-        select(binding.upline_id, (anchor.c.hops + 1).label("hops"))
-        .select_from(anchor)
-        .join(binding, binding.user_id == anchor.c.member_id)
-        .where(anchor.c.hops < MAX_WALK, anchor.c.member_id != upper_id)
-    )
-    walk = anchor.union_all(step)
+    walk = _upward(user_id, stop_at=upper_id)
     found = session.scalar(
         select(walk.c.member_id).where(walk.c.member_id == upper_id, walk.c.hops > 0).limit(1)
     )

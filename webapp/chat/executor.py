@@ -251,12 +251,10 @@ class Executor:
         )
 
     def _ShowEarnings(self, intent: it.ShowEarnings) -> ev.Event:  # noqa: N802
-        from commissions.earnings import earnings_summary, statement
+        from commissions.earnings import EARNINGS_STATUSES, earnings_summary, statement
 
         record = distributor_of(self.session, self.user_id)
-        # Frozen and revoked distributors still see what they are owed (or owe).
-        if record is None or record.status in (DistributorStatus.PENDING,
-                                               DistributorStatus.REJECTED):
+        if record is None or record.status not in EARNINGS_STATUSES:
             return ev.Failed("ShowEarnings", str(record.status) if record else "not_distributor")
         summary = earnings_summary(self.session, self.user_id)
         _total, lines = statement(self.session, self.user_id, 0, 5)

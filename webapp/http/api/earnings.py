@@ -17,7 +17,6 @@ from flask_smorest.pagination import PaginationParameters
 
 from commissions import earnings
 from referral import distributors
-from referral.domain.rules import DistributorStatus
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.schemas.earnings import EarningsSummarySchema, StatementLineSchema
@@ -29,16 +28,13 @@ blp = Blueprint(
     description="Distributors: my earnings (pending, available, withdrawn, debt) and statement",
 )
 
-# Every status a distributor who was once approved can be in.
-EARNINGS_STATUSES = frozenset({DistributorStatus.ACTIVE, DistributorStatus.FROZEN,
-                               DistributorStatus.REVOKED})
 
 
 def _my_distributor_id() -> int:
     """The caller's user id when they have an approved distributor record (else 403)."""
     user_id = current_actor().user_id
     record = distributors.distributor_of(db.session, user_id)
-    if record is None or record.status not in EARNINGS_STATUSES:
+    if record is None or record.status not in earnings.EARNINGS_STATUSES:
         abort(403, message="this needs a distributor account")
     return user_id
 
