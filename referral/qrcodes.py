@@ -10,7 +10,8 @@ Rules and choices:
   :class:`NotActiveDistributor` (a ``Conflict``), whatever is cached.
 - The code is permanent (``QR_LIMIT_STR_SCENE``), created on first use and
   cached on the ``distributors`` row (``qr_ticket``, ``qr_url``,
-  ``qr_created_at``); later calls make no WeChat call at all.
+  ``qr_created_at``, ``qr_expires_at`` — None for a permanent code); later
+  calls make no WeChat call at all.
 - WeChat allows an account 100 000 permanent codes and answers errcode 45029
   beyond that; WeChat offers no way to delete one. The fallback: a temporary
   ``QR_STR_SCENE`` code with the same scene, for WeChat's longest life (30
@@ -19,11 +20,8 @@ Rules and choices:
   as a warning, and remembered in Redis for a day so later distributors go
   straight to the fallback instead of spending a refused call each. If WeChat
   refuses the temporary code too, :class:`QrCodeUnavailable` says so.
-- Which kind a cached ticket is: the ``distributors`` table has no column for
-  it, so every creation writes an audit row (``distributor.qr_created`` with
-  the ticket, kind and expiry), read only for codes old enough to have
-  expired. A ticket without such a row counts as permanent. (A
-  ``qr_expires_at`` column would replace that lookup: see ``_expiry``.)
+- Every creation is also an audit row (``distributor.qr_created`` with the
+  ticket, kind and expiry).
 - Two requests racing for one distributor create one code: creation happens
   under a per-distributor Redis lock (others wait, then find the cached code),
   and the row is written by a conditional UPDATE that only replaces the ticket
@@ -46,14 +44,14 @@ import redis
 import requests
 from flask import Flask, current_app
 from redis.exceptions import LockError
-from sqlalchemy import select, update
+from sqlalchemy import update
 from wechatpy.client.api.qrcode import WeChatQRCode
 from wechatpy.exceptions import WeChatClientException
 
 from referral.domain.codes import scene_for
 from referral.domain.rules import DistributorStatus
 from webapp.errors import Conflict, DomainError
-from webapp.models import AuditEntry, Distributor
+from webapp.models import Distributor
 from webapp.models.base import utcnow
 from webapp.redis_conn import get_redis
 from webapp.services.journal import audit
@@ -123,34 +121,12 @@ def _active(session: DbSession, user_id: int, *, fresh: bool = False) -> Distrib
     return record
 
 
-def _expiry(session: DbSession, record: Distributor, now: datetime) -> datetime | None:
-    """When the cached code stops working (None: permanent), from its creation audit row."""
-    created = record.qr_created_at
-    if created is None or now - created < timedelta(seconds=TEMPORARY_SECONDS) - RENEW_BEFORE:
-        # Too young to need renewing whatever its kind: skip the lookup.
-        return None
-    rows = session.scalars(
-        select(AuditEntry.details)
-        .where(AuditEntry.subject_type == "user", AuditEntry.subject_id == str(record.user_id),
-               AuditEntry.action == CREATED_ACTION)
-        .order_by(AuditEntry.id.desc())
-        .limit(5)
-    )
-    for details in rows:
-        if isinstance(details, dict) and details.get("ticket") == record.qr_ticket:
-            if details.get("kind") != "temporary":
-                return None
-            return created + timedelta(seconds=TEMPORARY_SECONDS)
-    return None
-
-
-def _usable(session: DbSession, record: Distributor, api_base_url: str) -> QrCode | None:
+def _usable(record: Distributor, api_base_url: str) -> QrCode | None:
     """The cached code if it exists and is not about to expire."""
     if not record.qr_ticket:
         return None
-    now = utcnow()
-    expires_at = _expiry(session, record, now)
-    if expires_at is not None and expires_at - now < RENEW_BEFORE:
+    expires_at = record.qr_expires_at
+    if expires_at is not None and expires_at - utcnow() < RENEW_BEFORE:
         return None
     return QrCode(record.qr_ticket, record.qr_url or "",
                   qr_image_url(api_base_url, record.qr_ticket))
@@ -165,7 +141,7 @@ def cached_qr_code(session: DbSession, user_id: int) -> QrCode | None:
         record = _active(session, user_id)
     except NotActiveDistributor:
         return None
-    return _usable(session, record, str(current_app.config["WECHAT_API_BASE_URL"]))
+    return _usable(record, str(current_app.config["WECHAT_API_BASE_URL"]))
 
 
 def _create(client: Any, conn: redis.Redis, user_id: int) -> _Created:
@@ -215,7 +191,8 @@ def _store(session: DbSession, user_id: int, replaced: str | None, code: _Create
             update(Distributor)
             .where(Distributor.user_id == user_id,
                    Distributor.status == str(DistributorStatus.ACTIVE), ticket_unchanged)
-            .values(qr_ticket=code.ticket, qr_url=code.url, qr_created_at=utcnow())
+            .values(qr_ticket=code.ticket, qr_url=code.url, qr_created_at=utcnow(),
+                    qr_expires_at=code.expires_at)
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) != 1:
@@ -244,7 +221,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
     app = _app(None)
     api_base = str(app.config["WECHAT_API_BASE_URL"])
     record = _active(session, user_id)
-    cached = _usable(session, record, api_base)
+    cached = _usable(record, api_base)
     if cached is not None:
         return cached
     if client is None:
@@ -260,7 +237,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
         raise Conflict("the QR code is being created; please try again in a moment")
     try:
         record = _fresh_read(session, user_id)
-        cached = _usable(session, record, api_base)
+        cached = _usable(record, api_base)
         if cached is not None:
             return cached  # created by whoever held the lock before us
         replaced = record.qr_ticket
@@ -268,7 +245,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
         if not _store(session, user_id, replaced, created):
             # The status or the ticket changed while WeChat answered: use what is there.
             record = _fresh_read(session, user_id)
-            cached = _usable(session, record, api_base)
+            cached = _usable(record, api_base)
             if cached is None:
                 raise Conflict("the QR code changed meanwhile; please try again")
             return cached

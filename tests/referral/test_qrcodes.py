@@ -161,7 +161,11 @@ def test_the_permanent_code_limit_falls_back_to_30_day_codes(
     # ... and renewed when it nears its end (a permanent code never is).
     aged = {user.id: _created_at(user.id) - timedelta(days=28) for user in (first, second)}
     for user_id, when in aged.items():
-        db.session.get(Distributor, user_id).qr_created_at = when  # type: ignore[union-attr]
+        record = db.session.get(Distributor, user_id)
+        assert record is not None
+        record.qr_created_at = when
+        if record.qr_expires_at is not None:  # a temporary code ages with it
+            record.qr_expires_at -= timedelta(days=28)
     db.session.commit()
     ensure_qr_code(db.session, first.id)
     assert len(creates) == 4 and _created_at(first.id) == aged[first.id]

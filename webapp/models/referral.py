@@ -73,6 +73,7 @@ class Distributor(db.Model):  # type: ignore[name-defined]
     qr_ticket: Mapped[str | None] = mapped_column(String(200))
     qr_url: Mapped[str | None] = mapped_column(String(300))
     qr_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    qr_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: permanent
     poster_path: Mapped[str | None] = mapped_column(String(200))
     poster_generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -50,6 +50,7 @@ def upgrade():
     sa.Column('qr_ticket', sa.String(length=200), nullable=True),
     sa.Column('qr_url', sa.String(length=300), nullable=True),
     sa.Column('qr_created_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('qr_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('poster_path', sa.String(length=200), nullable=True),
     sa.Column('poster_generated_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_distributors_decided_by_users')),
