@@ -13,7 +13,7 @@ from referral.domain.guardrails import (
 )
 from referral.domain.rules import BindingMode, Eligibility, InactiveUpline
 from webapp.errors import InvalidInput
-from webapp.models import ReferralSettings
+from webapp.models import ReferralSettings, Role
 from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
@@ -107,8 +107,6 @@ def checked_rules(changes: Mapping[str, object], base: ReferralRules) -> Referra
 
 def change_rules(session: DbSession, actor: Actor, changes: Mapping[str, object]) -> ReferralRules:
     """Save new settings (operators only); the change and the old values are audited."""
-    from webapp.models import Role
-
     actor.require(Role.OPERATOR)
     with unit_of_work(session):
         row = session.get(ReferralSettings, 1, with_for_update=True)
