@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.h5.conftest import RealModeApp, callback_path, real_mode  # noqa: F401
+from tests.wechat_client.conftest import fake  # noqa: F401  (the fake WeChat API)
 from webapp.extensions import db
 from webapp.http.h5 import SESSION_OPENID
 from webapp.sessions import ISSUED_AT, BrowserOnlySessionInterface
@@ -93,3 +95,19 @@ def test_a_new_secret_key_ends_every_session(make_test_app: Any, app: Flask):
     rotated = make_test_app(SECRET_KEY="another-key-after-rotation-" + "x" * 16)
     with rotated.app_context():
         assert not _signed_in(rotated, cookie)
+
+
+def test_signing_in_restarts_the_lifetime(real_mode: RealModeApp,  # noqa: F811
+                                          monkeypatch: pytest.MonkeyPatch):
+    clock = {"now": time.time()}
+    monkeypatch.setattr(BrowserOnlySessionInterface, "now", lambda self: clock["now"])
+    client = real_mode.app.test_client()
+    first = client.get("/h5/orders")  # signed out: the session now holds the OAuth nonce
+    assert first.status_code == 302
+    clock["now"] += 6 * DAY
+    real_mode.wechat.codes["code-late"] = "o-late"
+    assert client.get(callback_path(first.headers["Location"], "code-late")).status_code == 302
+    clock["now"] += 6 * DAY  # 12 days after the nonce, 6 after the sign-in
+    assert client.get("/h5/orders").status_code == 200
+    clock["now"] += 2 * DAY  # 8 days after the sign-in
+    assert client.get("/h5/orders").status_code == 302

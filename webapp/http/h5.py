@@ -2,7 +2,9 @@
 
 Who is asking comes from WeChat OAuth ``snsapi_base``: without an openid in
 the (signed) session cookie, a page sends the browser to the authorize page and
-``/h5/oauth/callback`` brings it back signed in. Every page is a GET that only
+``/h5/oauth/callback`` brings it back signed in. A sign-in lasts
+H5_SESSION_DAYS: an older session cookie is read as none (``webapp.sessions``),
+so the page signs the user in again. Every page is a GET that only
 reads, except that the pay page starts the payment, which is idempotent (the
 same WeChat trade and prepay_id every time), so a forged link can at worst show
 the buyer their own pay button, and the share link ``/r/<invite code>`` binds
@@ -43,6 +45,7 @@ from webapp.services.actors import Actor
 from webapp.services.identity import ensure_wechat_user, user_for_openid
 from webapp.services.orders import find_order_by_number
 from webapp.services.payments import start_payment
+from webapp.sessions import ISSUED_AT
 from webapp.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
 from webapp.wechat.oauth import state_is_valid as oauth_state_is_valid
 
@@ -174,6 +177,8 @@ def oauth_callback() -> Response:
         log.warning("H5 sign-in failed: %s", exc)
         return _error(502, "登录失败 Sign-in failed",
                       "微信登录失败，请稍后重试。 WeChat sign-in failed; please try again.")
+    # The sign-in starts the session's lifetime afresh (webapp.sessions dates it on save).
+    session.pop(ISSUED_AT, None)
     session[SESSION_OPENID] = openid
     response = redirect(next_path, code=302)
     response.headers["Cache-Control"] = "no-store"
