@@ -8,8 +8,8 @@ an answer, or the user sees "该公众号暂时无法提供服务" and the messa
 without a word, so it answers from this module, which needs neither Redis nor the
 database and changes nothing:
 
-- "help" and "menu" (typed in either language, or the Help menu button) get their
-  usual text, which is fixed;
+- "help" and "menu" (typed in either language, the Help menu button, a message
+  type the shop does not know) get their usual text, which is fixed;
 - what nobody waits an answer for (opening a menu link, unfollowing, system
   events) gets nothing ("success");
 - everything else gets a short "busy, try again in a minute" in the user's
