@@ -501,6 +501,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "系统有点忙，请稍后再试。",
         "Something went wrong on our side; please try again in a moment.",
     ),
+    # While the chat's memory (Redis) is unreachable: nothing was done, asking again is safe.
+    "busy": (
+        "系统繁忙，这条消息没能处理，请一分钟后再试。发送「帮助」可查看怎么用。",
+        "We are busy right now and could not handle that message; please try again in a "
+        "minute. Send \"help\" to see what you can do.",
+    ),
     # The "paid" customer-service message
     "paid": (
         "付款成功！订单 {number}\n{lines}\n实付 {total}\n收货：{recipient} {phone} {address}\n"
