@@ -45,6 +45,20 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """Read a positive number of seconds (fractions allowed), refusing garbage loudly."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise RuntimeError(f"{name} must be between 0 and 60 seconds, got {raw!r}")
+    return value
+
+
 def settings_from_environment() -> dict[str, Any]:
     """Collect every setting ChatShop reads from the environment."""
     sandbox = _env_bool("WECHAT_SANDBOX", False)
@@ -52,6 +66,9 @@ def settings_from_environment() -> dict[str, Any]:
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # The app's Redis client fails fast so the webhook can still answer during an outage.
+        "REDIS_CONNECT_TIMEOUT_SECONDS": _env_seconds("REDIS_CONNECT_TIMEOUT_SECONDS", 1.0),
+        "REDIS_SOCKET_TIMEOUT_SECONDS": _env_seconds("REDIS_SOCKET_TIMEOUT_SECONDS", 2.0),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", DEV_PUBLIC_BASE_URL),
         "WECHAT_TOKEN": os.environ.get("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
         "WECHAT_APP_ID": os.environ.get("WECHAT_APP_ID", DEV_WECHAT_APP_ID),
