@@ -23,7 +23,9 @@ from webapp.models import (
     LedgerTransaction,
     LineSplit,
     Order,
+    OrderLine,
     OrderStatus,
+    Shipment,
     SupplierSettlement,
     SupplierSettlementItem,
     Withdrawal,
@@ -242,7 +244,8 @@ def stranded_orders(session: DbSession) -> list[str]:
     cost goes into a batch). Reported: orders that are not completed and whose
     status and milestones let no transition of ``webapp.domain.order_rules`` reach
     completed, yet still hold pending commission or unbatched supply cost; and
-    completed orders whose pending commission never got a maturity date.
+    completed orders whose pending commission never got a maturity date; and partly
+    refunded orders waiting for a shipment nobody owes any more.
     """
     pending = (
         select(CommissionLine.order_id.label("oid"),
@@ -277,11 +280,32 @@ def stranded_orders(session: DbSession) -> list[str]:
         .group_by(Order.id, Order.number)
         .order_by(Order.id)
     ).all()
+    # Not shipped, yet every supplier with goods left has shipped (the others were refunded
+    # in full): nobody will ship it, so it never completes. Refunds now mark such an
+    # order shipped; this finds any left from before.
+    left_to_ship = (
+        select(OrderLine.id)
+        .where(OrderLine.order_id == Order.id, OrderLine.refunded_quantity < OrderLine.quantity,
+               ~OrderLine.supplier_id.in_(select(Shipment.supplier_id)
+                                          .where(Shipment.order_id == Order.id)))
+    )
+    unshippable = session.execute(
+        select(Order.number)
+        .where(Order.status == OrderStatus.PARTIALLY_REFUNDED, Order.shipped_at.is_(None),
+               select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+               ~left_to_ship.exists(),
+               or_(select(pending.c.oid).where(pending.c.oid == Order.id).exists(),
+                   select(owed.c.oid).where(owed.c.oid == Order.id).exists()))
+        .order_by(Order.id)
+    ).scalars().all()
     return ([f"order {number} ({status}{', shipped' if shipped else ''}): {fen} fen of "
              f"commission pending and {supply} fen owed to suppliers, but no transition "
              f"can complete it" for number, status, shipped, fen, supply in stuck]
             + [f"order {number} completed: {fen} fen of pending commission has no maturity "
-               f"date, so settlement never takes it" for number, fen in unmatured])
+               f"date, so settlement never takes it" for number, fen in unmatured]
+            + [f"order {number} (partially_refunded): every supplier with goods left has "
+               f"shipped but the order is not marked shipped, so it cannot complete"
+               for number in unshippable])
 
 
 CHECKS: dict[str, Callable[[DbSession], list[str]]] = {

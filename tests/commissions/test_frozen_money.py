@@ -274,3 +274,53 @@ def test_one_order_with_an_impossible_return_window_does_not_stop_the_batch(
     found = stranded_orders(db.session)
     db.session.rollback()
     assert [line.split(" ")[1] for line in found] == [bad.number]
+
+
+def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(shop, ops):
+    save_plan(db.session, ops, PLAN)
+    buyer, alice, _top = _chain_buyer()
+    s1, s2 = make_supplier(), make_supplier()
+
+    # s1 shipped, then all of s2's goods came back: nothing is left to ship.
+    mixed = place_order((6_000, 1), (2_000, 1), suppliers=[s1, s2], buyer=buyer)
+    assert payments.apply_pay_notify(
+        db.session, signed_pay_notify(shop, mixed.number, mixed.total_fen)).applied
+    mixed = fresh(Order, mixed.id)
+    _ship(mixed.id, s1)
+    assert fresh(Order, mixed.id).status == OrderStatus.PAID
+    refund(shop, ops, mixed, [(mixed.lines[1].id, 1, None)])
+    shipped = fresh(Order, mixed.id)
+    assert shipped.status == OrderStatus.SHIPPED
+    assert shipped.shipped_at == shipped.shipments[0].shipped_at
+    assert_ledger_clean(mixed)
+    assert orders.confirm_receipt(db.session, Actor.of(buyer), mixed.id).status == (
+        OrderStatus.COMPLETED)
+
+    # All of s2's goods refunded before anyone shipped: s1's shipment ships the order.
+    early = place_order((6_000, 1), (2_000, 1), suppliers=[s1, s2], buyer=buyer)
+    assert payments.apply_pay_notify(
+        db.session, signed_pay_notify(shop, early.number, early.total_fen)).applied
+    early = fresh(Order, early.id)
+    refund(shop, ops, early, [(early.lines[1].id, 1, None)])
+    assert fresh(Order, early.id).status == OrderStatus.PARTIALLY_REFUNDED
+    _ship(early.id, s1)
+    assert fresh(Order, early.id).status == OrderStatus.SHIPPED
+    assert orders.auto_complete_orders(db.session, now=utcnow() + timedelta(days=11)) == 1
+
+    assert settle_after(20) == 4
+    assert balances(alice.id)[0] == 0
+    batches = open_settlements(db.session, ops, now=utcnow() + timedelta(days=20))
+    assert [(b.supplier_id, b.amount_fen) for b in batches] == [(s1.id, 3_000 * 2)]
+    assert_ledger_clean(mixed, early)
+
+    # Such an order left behind by the old code is reported.
+    db.session.execute(update(Order).where(Order.id == mixed.id).values(
+        status=OrderStatus.PARTIALLY_REFUNDED, shipped_at=None, completed_at=None))
+    db.session.execute(update(LineSplit).where(LineSplit.order_id == mixed.id)
+                       .values(supplier_settled_fen=0))
+    db.session.commit()
+    found = stranded_orders(db.session)
+    db.session.rollback()
+    assert found == [f"order {mixed.number} (partially_refunded): every supplier with goods "
+                     f"left has shipped but the order is not marked shipped, so it cannot "
+                     f"complete"]

@@ -144,6 +144,17 @@ def stuck_states() -> tuple[tuple[str, bool], ...]:
                  if not can_still_complete(status, shipped=shipped, completed=False))
 
 
+def awaiting_shipment(lines: Iterable[tuple[int, int, int]], shipped: Iterable[int]) -> set[int]:
+    """Suppliers that still have to ship: lines are (supplier_id, quantity, refunded_quantity).
+
+    A supplier whose every unit was refunded has nothing to deliver, so the order
+    does not wait for it (else it could never ship, nor complete, nor settle).
+    """
+    done = set(shipped)
+    return {supplier for supplier, quantity, refunded in lines
+            if refunded < quantity and supplier not in done}
+
+
 # Python's datetime cannot go past year 9999; a window that would is a data error.
 class ReturnWindowError(ValueError):
     """A return window that is negative or puts the maturity date out of range."""

@@ -11,10 +11,16 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 
 from commissions.settlement import start_return_window
-from webapp.domain.order_rules import COMPLETED, SHIPPED, ReturnWindowError, may_move
+from webapp.domain.order_rules import (
+    COMPLETED,
+    SHIPPED,
+    ReturnWindowError,
+    awaiting_shipment,
+    may_move,
+)
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import Order, OrderLine, OrderStatus, Role, Shipment, Sku
 from webapp.models.base import utcnow
@@ -146,16 +152,44 @@ def ship_order(
             )
         )
         session.flush()
-        session.refresh(order)
-        shipped_by = {s.supplier_id for s in order.shipments}
         audit(session, actor.user_id, "order.shipped_by_supplier", "order", order.number,
               supplier_id=supplier_id, carrier=carrier, tracking_number=tracking_number)
-        if order.supplier_ids <= shipped_by:
+        if not _awaiting_shipment(session, order.id):
             if not move_order(session, order.id, SHIPPED, shipped_at=now):
                 raise Conflict("the order changed while shipping; retry")
             announce(session, "order.shipped", order_id=order.id, number=order.number)
     session.refresh(order)
     return order
+
+
+def _awaiting_shipment(session: DbSession, order_id: int) -> set[int]:
+    """Suppliers of the order with units left to deliver that have not shipped (from the DB)."""
+    lines = [(int(supplier), int(quantity), int(refunded)) for supplier, quantity, refunded
+             in session.execute(
+                 select(OrderLine.supplier_id, OrderLine.quantity, OrderLine.refunded_quantity)
+                 .where(OrderLine.order_id == order_id))]
+    shipped = session.scalars(select(Shipment.supplier_id).where(Shipment.order_id == order_id))
+    return awaiting_shipment(lines, shipped)
+
+
+def ship_if_nothing_left_to_ship(session: DbSession, order_id: int) -> bool:
+    """After a refund: mark the order shipped when the suppliers that shipped were the last
+    ones with goods to deliver (the others' goods were all refunded); True if it moved.
+
+    Without this an order whose unshipped supplier was refunded in full would wait for
+    a shipment that never comes. Its ``shipped_at`` is the last actual shipment, so
+    auto-completion counts from when the goods left. Call inside a unit of work.
+    """
+    last = session.scalar(select(func.max(Shipment.shipped_at))
+                          .where(Shipment.order_id == order_id))
+    if last is None or _awaiting_shipment(session, order_id):
+        return False
+    if not move_order(session, order_id, SHIPPED, shipped_at=last):
+        return False
+    number = session.scalar(select(Order.number).where(Order.id == order_id))
+    audit(session, None, "order.shipped", "order", str(number), by="refund")
+    announce(session, "order.shipped", order_id=order_id, number=number)
+    return True
 
 
 def _complete(session: DbSession, order_id: int, now: datetime) -> bool:

@@ -68,7 +68,7 @@ from webapp.payments.notify import NotifyOutcome, NotifyRejected, RefundNotice, 
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
 from webapp.services.order_status import move_order
-from webapp.services.orders import get_visible_order
+from webapp.services.orders import get_visible_order, ship_if_nothing_left_to_ship
 from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -364,6 +364,9 @@ def _apply_success(session: DbSession, refund: Refund, order: Order, notice: Ref
     if status == OrderStatus.REFUNDING:
         status = status_after_refund(total, refunded)
         move_order(session, order.id, status, [OrderStatus.REFUNDING])
+        if status == OrderStatus.PARTIALLY_REFUNDED and ship_if_nothing_left_to_ship(
+                session, order.id):
+            status = OrderStatus.SHIPPED
         by_id = {line.id: line for line in order.lines}
         shipped = {s.supplier_id for s in order.shipments}
         restocked = restock_quantities(
