@@ -20,8 +20,12 @@ amount rules. The flow rules decided here:
 - Notify: ``SUCCESS`` adds the refunded units and fen to the lines and the
   order, moves the order to ``refunded`` (nothing left) or
   ``partially_refunded``, and puts back in stock the refunded units of lines
-  whose supplier had not shipped. ``REFUNDCLOSE``/``CHANGE`` mark the refund
-  ``failed`` and return the order to its previous status. Applying is guarded by
+  whose supplier had not shipped. If every supplier with units left has then
+  shipped (the refund took all of the others' units), the order is marked
+  ``shipped``, so it does not wait for a shipment nobody owes. Status moves use
+  the transition table (``webapp.services.order_status``).
+  ``REFUNDCLOSE``/``CHANGE`` mark the refund ``failed`` and return the order to
+  its previous status. Applying is guarded by
   ``WHERE status = 'processing'``, so a repeated notify changes nothing.
 - A refund of a late payment on a cancelled order (started automatically by
   the payment notify) leaves the order ``cancelled``: its stock was already
