@@ -10,12 +10,13 @@ update the balances from those entries.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from webapp.domain.order_rules import matures_at
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -30,7 +31,12 @@ DEFAULT_BATCH = 50_000
 
 
 def start_return_window(session: DbSession, order_id: int, completed_at: datetime) -> None:
-    """An order completed: its pending commission matures after the return window."""
+    """An order completed: its pending commission matures after the return window.
+
+    Raises ``ReturnWindowError`` (not OverflowError) when a line's window is
+    negative or too long for a date: that order's data is wrong, and the caller
+    rolls back its completion rather than give it a maturity date it never had.
+    """
     windows = session.scalars(
         select(CommissionLine.return_window_days).distinct()
         .where(CommissionLine.order_id == order_id,
@@ -42,7 +48,7 @@ def start_return_window(session: DbSession, order_id: int, completed_at: datetim
             .where(CommissionLine.order_id == order_id,
                    CommissionLine.status == CommissionStatus.PENDING,
                    CommissionLine.return_window_days == days)
-            .values(matures_at=completed_at + timedelta(days=days))
+            .values(matures_at=matures_at(completed_at, days))
             .execution_options(synchronize_session=False)
         )
 

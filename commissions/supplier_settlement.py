@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +31,8 @@ from commissions import ledger
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import plan_version
+from commissions.plans import PlanError
+from webapp.domain.order_rules import ReturnWindowError, window_start
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import (
     LineSplit,
@@ -45,6 +48,8 @@ from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
 from webapp.services.uow import DbSession, unit_of_work
+
+log = logging.getLogger(__name__)
 
 OPEN = "open"
 PAID = "paid"
@@ -75,14 +80,30 @@ def _matured(session: DbSession, now: datetime) -> ColumnElement[bool] | None:
     # often than their return window changes.
     by_window: dict[int, list[int | None]] = defaultdict(list)
     for version_id in versions:
-        by_window[plan_version(session, version_id).return_window_days].append(version_id)
+        try:
+            days = plan_version(session, version_id).return_window_days
+        except (PlanError, InvalidInput) as exc:
+            # A stored version that no longer loads: its lines wait, the others settle.
+            log.error("plan version %s cannot be read (%s); its lines are not settled",
+                      version_id, exc)
+            continue
+        by_window[days].append(version_id)
     terms = []
     for days, ids in sorted(by_window.items()):
         known = [i for i in ids if i is not None]
+        try:
+            start = window_start(now, days)
+        except ReturnWindowError as exc:
+            # Bad data in those plan versions: leave their lines out (logged on every run)
+            # rather than stop every supplier's batch.
+            log.error("plan versions %s: %s; their lines are not settled", known, exc)
+            continue
+        if start is None:  # a window longer than the calendar: nothing matured yet
+            continue
         version = or_(LineSplit.plan_version_id.in_(known),
                       *([LineSplit.plan_version_id.is_(None)] if None in ids else []))
-        terms.append(and_(version, Order.completed_at <= now - timedelta(days=days)))
-    return or_(*terms)
+        terms.append(and_(version, Order.completed_at <= start))
+    return or_(false(), *terms)
 
 
 def open_settlements(

@@ -20,8 +20,12 @@ amount rules. The flow rules decided here:
 - Notify: ``SUCCESS`` adds the refunded units and fen to the lines and the
   order, moves the order to ``refunded`` (nothing left) or
   ``partially_refunded``, and puts back in stock the refunded units of lines
-  whose supplier had not shipped. ``REFUNDCLOSE``/``CHANGE`` mark the refund
-  ``failed`` and return the order to its previous status. Applying is guarded by
+  whose supplier had not shipped. If every supplier with units left has then
+  shipped (the refund took all of the others' units), the order is marked
+  ``shipped``, so it does not wait for a shipment nobody owes. Status moves use
+  the transition table (``webapp.services.order_status``).
+  ``REFUNDCLOSE``/``CHANGE`` mark the refund ``failed`` and return the order to
+  its previous status. Applying is guarded by
   ``WHERE status = 'processing'``, so a repeated notify changes nothing.
 - A refund of a late payment on a cancelled order (started automatically by
   the payment notify) leaves the order ``cancelled``: its stock was already
@@ -67,7 +71,8 @@ from webapp.payments.gateway import GatewayError, pay_gateway
 from webapp.payments.notify import NotifyOutcome, NotifyRejected, RefundNotice, fen
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
-from webapp.services.orders import get_visible_order
+from webapp.services.order_status import move_order
+from webapp.services.orders import get_visible_order, ship_if_nothing_left_to_ship
 from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -221,11 +226,12 @@ def request_refund(
             # The order stays cancelled; the version guard stops two refunds racing.
             guard = update(Order).where(Order.id == order.id, Order.version == order.version)
             guard = guard.values(version=Order.version + 1)
+            moved = session.execute(guard.execution_options(synchronize_session=False))
+            claimed = moved.rowcount == 1  # type: ignore[attr-defined]
         else:
-            guard = update(Order).where(Order.id == order.id, Order.status == previous)
-            guard = guard.values(status=OrderStatus.REFUNDING, version=Order.version + 1)
-        moved = session.execute(guard.execution_options(synchronize_session=False))
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            # Only from the status just read: a change in between is a conflict.
+            claimed = move_order(session, order.id, OrderStatus.REFUNDING, [previous])
+        if not claimed:
             raise Conflict("the order changed meanwhile; retry")
         refund = open_refund(session, order, plan, reason, actor.user_id, previous)
         refund_id = refund.id
@@ -303,13 +309,7 @@ def _status_to_return_to(refund: Refund, order: Order) -> str:
 
 def _restore_order(session: DbSession, refund: Refund, order: Order) -> str:
     previous = _status_to_return_to(refund, order)
-    moved = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.REFUNDING)
-        .values(status=previous, version=Order.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount == 1:  # type: ignore[attr-defined]
+    if move_order(session, order.id, previous, [OrderStatus.REFUNDING], undo=True):
         return previous
     return str(session.scalar(select(Order.status).where(Order.id == order.id)))
 
@@ -367,12 +367,10 @@ def _apply_success(session: DbSession, refund: Refund, order: Order, notice: Ref
     restocked: dict[int, int] = {}
     if status == OrderStatus.REFUNDING:
         status = status_after_refund(total, refunded)
-        session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status == OrderStatus.REFUNDING)
-            .values(status=status)
-            .execution_options(synchronize_session=False)
-        )
+        move_order(session, order.id, status, [OrderStatus.REFUNDING])
+        if status == OrderStatus.PARTIALLY_REFUNDED and ship_if_nothing_left_to_ship(
+                session, order.id):
+            status = OrderStatus.SHIPPED
         by_id = {line.id: line for line in order.lines}
         shipped = {s.supplier_id for s in order.shipments}
         restocked = restock_quantities(
