@@ -124,10 +124,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Change a quantity like this: set <line> <quantity>, e.g. set 1 3 (0 removes it)",
     ),
     "bad_remove": ("请这样删除：删 序号，例如：删 1", "Remove a line like this: remove 1"),
-    "need_sku": (
-        "这个商品有 {n} 个规格，请回复「加购 规格序号 数量」，例如：加购 1 2",
-        "This product has {n} options; reply \"add <option> <quantity>\", e.g. add 1 2",
-    ),
     "bad_sku": ("没有第 {n} 个规格。", "There is no option {n}."),
     "sku_sold_out": ("这个规格已经卖完了，换一个吧。", "That option is sold out; pick another."),
     "short_stock": ("库存不足：只剩 {stock} 件。", "Not enough stock: only {stock} left."),
@@ -147,7 +143,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{n}. {title} {price} × {qty} = {amount}",
     ),
     "cart_more": ("…还有 {n} 项没有显示", "... and {n} more not shown"),
-    "unavailable": ("（已下架或库存不足）", " (off sale or short of stock)"),
     "cart_total": ("合计 {total}", "Total {total}"),
     "cart_hint": (
         "回复「结算」下单；「改 序号 数量」改数量；「删 序号」删除；「清空」清空；序号看商品。",
