@@ -32,6 +32,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from bots.dialogue.texts import mask_phone
 from commissions.money import format_yuan
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
@@ -90,7 +91,10 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     """Render an H5 page with headers that keep it private and unframed."""
     nonce = secrets.token_urlsafe(16)
     html = render_template(
-        template, yuan=format_yuan, status_label=_status_label, csp_nonce=nonce,
+        # Phones are masked on every H5 page (mask_phone, as in the chat): a pay link can
+        # be forwarded, and the buyer does not need their own number back whole.
+        template, yuan=format_yuan, status_label=_status_label, mask_phone=mask_phone,
+        csp_nonce=nonce,
         sandbox=bool(current_app.config.get("WECHAT_SANDBOX")), **context,
     )
     response = make_response(html, status)
