@@ -59,7 +59,7 @@ def test_cart_add_set_and_clear(http):
     cart = http.get("/api/v1/cart", headers=headers).get_json()
     assert [(ln["sku_id"], ln["quantity"], ln["amount_fen"], ln["available"])
             for ln in cart["lines"]] == [(tea.id, 3, 5970, True), (cup.id, 2, 1000, False)]
-    assert cart["total_fen"] == 6970
+    assert cart["total_fen"] == 5970  # what checkout would charge: the short cup is left out
     cart = http.put(f"/api/v1/cart/items/{cup.id}", json={"quantity": 0},
                     headers=headers).get_json()
     assert [ln["sku_id"] for ln in cart["lines"]] == [tea.id]

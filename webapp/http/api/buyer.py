@@ -41,7 +41,7 @@ def _buyer() -> Actor:
 
 def _cart() -> dict[str, Any]:
     lines = cart.view_cart(db.session, current_actor().user_id)
-    return {"lines": lines, "total_fen": sum(line.amount_fen for line in lines)}
+    return {"lines": lines, "total_fen": cart.orderable_total_fen(lines)}
 
 
 @blp.route("/cart")

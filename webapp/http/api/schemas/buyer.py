@@ -36,7 +36,9 @@ class CartSchema(Schema):
     """The whole cart."""
 
     lines = fields.Nested(CartLineSchema, many=True)
-    total_fen = fields.Integer()
+    total_fen = fields.Integer(
+        metadata={"description": "what checkout would charge now: available lines only"}
+    )
 
 
 class CartAddSchema(Schema):
