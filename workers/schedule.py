@@ -170,6 +170,8 @@ class PeriodicScheduler:
             except DuplicateJobError:
                 pass  # another leader (during a lock handover) enqueued this slot
             else:
+                # Routine, every few seconds: DEBUG, so the worker's terminal shows real events.
+                log.debug("scheduler %s enqueued %s", self.name, job_id)
                 enqueued.append(job_id)
             self.connection.set(last_key, job_id, ex=max(2 * periodic.every_seconds, 86400))
         return enqueued
@@ -185,8 +187,7 @@ class PeriodicScheduler:
         try:
             while not self._stop.is_set():
                 try:
-                    for job_id in self.tick():
-                        log.debug("scheduler %s enqueued %s", self.name, job_id)
+                    self.tick()
                 except redis.RedisError as exc:
                     self.is_leader = False
                     log.warning("scheduler %s: redis error, retrying: %s", self.name, exc)
