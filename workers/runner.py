@@ -5,14 +5,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from flask import Flask
 from rq import Queue, Worker
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from webapp.extensions import db
 from workers.queues import QUEUE_NAMES, worker_connection
-from workers.schedule import PERIODIC_JOBS, PeriodicJob, PeriodicScheduler
+from workers.schedule import PERIODIC_JOBS, PeriodicJob, PeriodicScheduler, periodic_job_named
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,26 @@ class AppWorker(Worker):
             if self.is_horse:
                 # Pooled connections were inherited through fork() and belong to the parent.
                 db.engine.dispose(close=False)
-            return bool(super().perform_job(job, queue, execution))
+            done = bool(super().perform_job(job, queue, execution))
+        report_periodic_result(job)
+        return done
+
+
+def report_periodic_result(job: Job) -> None:
+    """Log at INFO what a periodic run changed (its count), its routine lines being DEBUG."""
+    periodic = periodic_job_named(job.id)
+    if periodic is None or not periodic.reports:
+        return
+    if job.get_status(refresh=False) != JobStatus.FINISHED:
+        return  # a failure is logged by RQ, at ERROR
+    try:
+        count = job.return_value()
+    except redis.RedisError as exc:
+        # Only the report is lost: the job itself succeeded and is recorded as such.
+        log.debug("%s: result not readable: %s", periodic.name, exc)
+        return
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        log.info("%s: %d %s", periodic.name, count, periodic.reports)
 
 
 def parse_queue_names(raw: Sequence[str] | str | None) -> list[str]:

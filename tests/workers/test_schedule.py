@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from tests.support.factories import make_product, make_user
 from webapp.domain.addresses import validate_address
@@ -16,8 +17,13 @@ from webapp.models.base import utcnow
 from webapp.redis_conn import get_redis
 from webapp.services import checkout
 from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
-from workers.runner import RoutineJobFilter, parse_queue_names, run_worker
-from workers.schedule import LOCK_KEY, PERIODIC_JOBS, PeriodicScheduler
+from workers.runner import (
+    RoutineJobFilter,
+    parse_queue_names,
+    report_periodic_result,
+    run_worker,
+)
+from workers.schedule import LOCK_KEY, PERIODIC_JOBS, PeriodicScheduler, periodic_job_named
 
 ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
 NOW = 1_699_999_200.0  # a fixed instant on a slot boundary of every periodic job (3600 * n)
@@ -201,3 +207,23 @@ def test_the_routine_filter_keeps_warnings_and_unrelated_lines():
     other = record(logging.INFO, "Worker %s: %s: %s (%s)", "w", "notifications",
                    "distributor poster for user 5", "poster-5-20260101")
     assert routine.filter(other) and other.levelno == logging.INFO
+
+
+def test_what_a_periodic_run_changed_is_reported_at_info(app, work_queues, caplog):
+    cancel = PERIODIC_JOBS[1]
+    assert cancel.name == "cancel_expired_orders"
+    assert periodic_job_named(cancel.job_id(7)) is cancel
+    assert periodic_job_named("periodic-nope-7") is None and periodic_job_named("poster-1") is None
+    _expired_order()
+    _expired_order()
+    caplog.set_level(logging.INFO, logger="workers.runner")
+    scheduler = PeriodicScheduler(get_redis(), periodic_jobs=[cancel])
+    scheduler.tick(NOW)
+    work_queues()
+    report_periodic_result(Job.fetch(cancel.job_id(cancel.slot(NOW)), connection=get_redis()))
+    # A run that changed nothing says nothing.
+    scheduler.tick(NOW + 60)
+    work_queues()
+    report_periodic_result(Job.fetch(cancel.job_id(cancel.slot(NOW + 60)), connection=get_redis()))
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "workers.runner"] == [
+        (logging.INFO, "cancel_expired_orders: 2 unpaid order(s) past their deadline cancelled")]
