@@ -324,3 +324,24 @@ def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(sho
     assert found == [f"order {mixed.number} (partially_refunded): every supplier with goods "
                      f"left has shipped but the order is not marked shipped, so it cannot "
                      f"complete"]
+
+
+def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops):
+    """A failing order stays due; later pages of the same run still reach the others."""
+    save_plan(db.session, ops, PLAN)
+    buyer, _alice, _top = _chain_buyer()
+    supplier = make_supplier()
+    bad = _order(shop, buyer, supplier, (9_000, 1))  # lowest id: first in every page
+    good = [_order(shop, buyer, supplier, (5_000, 1)), _order(shop, buyer, supplier, (7_000, 1))]
+    ids = [bad.id] + [o.id for o in good]
+    for order_id in ids:
+        _ship(order_id, supplier)
+    db.session.execute(update(Order).where(Order.id.in_(ids))
+                       .values(shipped_at=utcnow() - timedelta(days=11)))
+    db.session.execute(update(CommissionLine).where(CommissionLine.order_id == bad.id)
+                       .values(return_window_days=HUGE_WINDOW))
+    db.session.commit()
+
+    assert orders.auto_complete_orders(db.session, page_size=1) == 2
+    assert [fresh(Order, i).status for i in ids] == [
+        OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.COMPLETED]

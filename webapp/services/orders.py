@@ -8,7 +8,9 @@ an order that fails is logged with its id and skipped, the others go on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select, update
@@ -95,22 +97,43 @@ def cancel_order(session: DbSession, actor: Actor, order_id: int, reason: str = 
     return order
 
 
-def cancel_expired_orders(session: DbSession, now: datetime | None = None, limit: int = 500) -> int:
+def _due_orders(
+    session: DbSession, conditions: tuple[Any, ...], page_size: int
+) -> Iterator[tuple[int, str]]:
+    """(id, number) of every order meeting ``conditions``, read a page at a time by id.
+
+    Walking on past the last id seen (rather than re-reading the first page) means
+    orders that fail and stay due are met once per run and never starve the ones
+    behind them.
+    """
+    last_id = 0
+    while True:
+        with unit_of_work(session):
+            page = session.execute(
+                select(Order.id, Order.number)
+                .where(*conditions, Order.id > last_id)
+                .order_by(Order.id)
+                .limit(page_size)
+            ).all()
+        yield from ((order_id, number) for order_id, number in page)
+        if len(page) < page_size:
+            return
+        last_id = page[-1][0]
+
+
+def cancel_expired_orders(
+    session: DbSession, now: datetime | None = None, page_size: int = 500
+) -> int:
     """Cancel unpaid orders past their payment deadline; returns how many were cancelled.
 
     Each order is cancelled in its own transaction: one that fails is logged
     and left for the next run, and the others are still cancelled.
     """
     now = now or utcnow()
-    with unit_of_work(session):
-        expired = list(session.scalars(
-            select(Order.id)
-            .where(may_become(OrderStatus.CANCELLED), Order.expires_at < now)
-            .order_by(Order.id)
-            .limit(limit)
-        ))
     cancelled = 0
-    for order_id in expired:
+    for order_id, _number in _due_orders(
+        session, (may_become(OrderStatus.CANCELLED), Order.expires_at < now), page_size
+    ):
         try:
             with unit_of_work(session):
                 order = session.get(Order, order_id)
@@ -225,7 +248,9 @@ def confirm_receipt(session: DbSession, actor: Actor, order_id: int) -> Order:
     return order
 
 
-def auto_complete_orders(session: DbSession, now: datetime | None = None, limit: int = 1000) -> int:
+def auto_complete_orders(
+    session: DbSession, now: datetime | None = None, page_size: int = 1000
+) -> int:
     """Complete orders shipped more than AUTO_COMPLETE_DAYS ago; returns how many.
 
     Takes every order the transition table lets complete (shipped, and shipped
@@ -240,15 +265,10 @@ def auto_complete_orders(session: DbSession, now: datetime | None = None, limit:
         log.error("AUTO_COMPLETE_DAYS=%r is out of range; nothing auto-completed",
                   current_app.config["AUTO_COMPLETE_DAYS"])
         return 0
-    with unit_of_work(session):
-        due = session.execute(
-            select(Order.id, Order.number)
-            .where(may_become(COMPLETED), Order.shipped_at < cutoff)
-            .order_by(Order.id)
-            .limit(limit)
-        ).all()
     completed = 0
-    for order_id, number in due:
+    for order_id, number in _due_orders(
+        session, (may_become(COMPLETED), Order.shipped_at < cutoff), page_size
+    ):
         try:
             with unit_of_work(session):
                 if _complete(session, order_id, now):
