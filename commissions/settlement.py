@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, literal, select, union_all, u
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.bounds import MAX_RETURN_WINDOW_DAYS
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -37,12 +38,16 @@ def start_return_window(session: DbSession, order_id: int, completed_at: datetim
                CommissionLine.status == CommissionStatus.PENDING)
     ).all()
     for days in windows:
+        # Lines written under a version saved before the window was bounded may hold
+        # any number of days; they mature after the longest window allowed instead of
+        # overflowing the date (which would refuse the receipt confirmation itself).
+        matures_at = completed_at + timedelta(days=min(days, MAX_RETURN_WINDOW_DAYS))
         session.execute(
             update(CommissionLine)
             .where(CommissionLine.order_id == order_id,
                    CommissionLine.status == CommissionStatus.PENDING,
                    CommissionLine.return_window_days == days)
-            .values(matures_at=completed_at + timedelta(days=days))
+            .values(matures_at=matures_at)
             .execution_options(synchronize_session=False)
         )
 

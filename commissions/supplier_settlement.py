@@ -14,8 +14,6 @@ amount the operator pays. See docs/commissions.md, "Supplier settlement".
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import plan_version
@@ -305,12 +304,6 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def _text(value: str) -> str:
-    # Spreadsheets run a cell starting with one of these as a formula; product titles
-    # come from suppliers, so neutralise them for whoever opens the file.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 STATEMENT_HEADER = (
     "order number", "paid at (UTC)", "completed at (UTC)", "product", "SKU", "quantity",
     "unit supply price", "supply cost", "refunded supply share", "earlier batches",
@@ -325,13 +318,12 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     (another supplier's is NotFound); anyone else is Forbidden.
     """
     batch, lines = statement_lines(session, actor, settlement_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(STATEMENT_HEADER)
+    # Product titles and SKU names come from suppliers: csv_text neutralises formulas.
+    rows: list[Sequence[object]] = []
     for line in lines:
-        writer.writerow((
-            _text(line.order_number), _time(line.paid_at), _time(line.completed_at),
-            _text(line.title), _text(line.sku), line.quantity,
+        rows.append((
+            line.order_number, _time(line.paid_at), _time(line.completed_at),
+            line.title, line.sku, line.quantity,
             format_yuan(line.unit_supply_price_fen),
             format_yuan(line.supply_cost_fen), format_yuan(line.refunded_supply_fen),
             format_yuan(line.earlier_batches_fen), format_yuan(line.amount_fen),
@@ -346,6 +338,6 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     if totals[-1] != batch.amount_fen:
         raise RuntimeError(f"settlement {batch.id}: items add up to {totals[-1]} fen, "
                            f"the batch says {batch.amount_fen} fen")
-    writer.writerow(("total", "", "", "", "", sum(line.quantity for line in lines), "",
-                     *(format_yuan(fen) for fen in totals)))
-    return out.getvalue()
+    rows.append(("total", "", "", "", "", sum(line.quantity for line in lines), "",
+                 *(format_yuan(fen) for fen in totals)))
+    return csv_text(STATEMENT_HEADER, rows)
