@@ -11,7 +11,8 @@ Why these values (user-visible decisions, also in docs/decisions.md):
   asking for it is a 404 (path) or a 422 (body, query), never a database error.
 - Amounts typed by people (prices, spend and sales thresholds) are whole fen up
   to 10**9 fen (10 million yuan): above any real figure, and below the 32-bit
-  columns they are stored in. Prices stay at 10**8 fen (1 million yuan).
+  columns they are stored in. Prices stay at 10**8 fen (1 million yuan); an
+  order totals at most 10**9 fen.
 - Rates are basis points 0 .. 10 000 (100 %); commission levels 1 .. 3.
 - The commission return window is 0 .. 365 days; the referral binding expiry
   1 .. 3650 days.
@@ -28,6 +29,7 @@ MAX_ID = 2**31 - 1
 
 MAX_PRICE_FEN = 100_000_000
 MAX_AMOUNT_FEN = 1_000_000_000
+MAX_ORDER_TOTAL_FEN = MAX_AMOUNT_FEN  # order and line amounts are 32-bit columns too
 MAX_STOCK = 10_000_000
 MAX_QUANTITY = 1_000_000
 MAX_COUNT = 10_000_000  # counted things used as thresholds (completed orders)

@@ -141,6 +141,16 @@ def test_a_commission_line_with_a_huge_stored_window_still_completes(app):
     assert line.matures_at is not None
 
 
+def test_an_order_too_large_for_the_amount_columns_is_422(http):
+    """1 M yuan x 50 would overflow the 32-bit total: refused, stock left as it was."""
+    _, sku = make_product(price_fen=100_000_000, supply_price_fen=1, stock=100)
+    headers = bearer(make_user())
+    before = db_snapshot()
+    assert_refused(http.post("/api/v1/orders", json={
+        "items": [{"sku_id": sku.id, "quantity": 50}], "address": GOOD_ADDRESS},
+        headers=headers), 422, before)
+
+
 # -- referral settings and tiers -----------------------------------------------------------
 
 
