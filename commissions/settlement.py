@@ -32,10 +32,6 @@ DEFAULT_BATCH = 50_000
 
 def start_return_window(session: DbSession, order_id: int, completed_at: datetime) -> None:
     """An order completed: its pending commission matures after the return window.
-
-    Raises ``ReturnWindowError`` (not OverflowError) when a line's window is
-    negative or too long for a date: that order's data is wrong, and the caller
-    rolls back its completion rather than give it a maturity date it never had.
     """
     windows = session.scalars(
         select(CommissionLine.return_window_days).distinct()
@@ -43,6 +39,8 @@ def start_return_window(session: DbSession, order_id: int, completed_at: datetim
                CommissionLine.status == CommissionStatus.PENDING)
     ).all()
     for days in windows:
+        # Lines written under a version saved before the window was bounded may hold
+        # any number of days: matures_at reads those as the longest window allowed.
         session.execute(
             update(CommissionLine)
             .where(CommissionLine.order_id == order_id,

@@ -14,8 +14,6 @@ amount the operator pays. See docs/commissions.md, "Supplier settlement".
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -28,11 +26,12 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import plan_version
 from commissions.plans import PlanError
-from webapp.domain.order_rules import ReturnWindowError, window_start
+from webapp.domain.order_rules import window_start
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import (
     LineSplit,
@@ -91,15 +90,7 @@ def _matured(session: DbSession, now: datetime) -> ColumnElement[bool] | None:
     terms = []
     for days, ids in sorted(by_window.items()):
         known = [i for i in ids if i is not None]
-        try:
-            start = window_start(now, days)
-        except ReturnWindowError as exc:
-            # Bad data in those plan versions: leave their lines out (logged on every run)
-            # rather than stop every supplier's batch.
-            log.error("plan versions %s: %s; their lines are not settled", known, exc)
-            continue
-        if start is None:  # a window longer than the calendar: nothing matured yet
-            continue
+        start = window_start(now, days)
         version = or_(LineSplit.plan_version_id.in_(known),
                       *([LineSplit.plan_version_id.is_(None)] if None in ids else []))
         terms.append(and_(version, Order.completed_at <= start))
@@ -326,12 +317,6 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def _text(value: str) -> str:
-    # Spreadsheets run a cell starting with one of these as a formula; product titles
-    # come from suppliers, so neutralise them for whoever opens the file.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 STATEMENT_HEADER = (
     "order number", "paid at (UTC)", "completed at (UTC)", "product", "SKU", "quantity",
     "unit supply price", "supply cost", "refunded supply share", "earlier batches",
@@ -346,13 +331,12 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     (another supplier's is NotFound); anyone else is Forbidden.
     """
     batch, lines = statement_lines(session, actor, settlement_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(STATEMENT_HEADER)
+    # Product titles and SKU names come from suppliers: csv_text neutralises formulas.
+    rows: list[Sequence[object]] = []
     for line in lines:
-        writer.writerow((
-            _text(line.order_number), _time(line.paid_at), _time(line.completed_at),
-            _text(line.title), _text(line.sku), line.quantity,
+        rows.append((
+            line.order_number, _time(line.paid_at), _time(line.completed_at),
+            line.title, line.sku, line.quantity,
             format_yuan(line.unit_supply_price_fen),
             format_yuan(line.supply_cost_fen), format_yuan(line.refunded_supply_fen),
             format_yuan(line.earlier_batches_fen), format_yuan(line.amount_fen),
@@ -367,6 +351,6 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     if totals[-1] != batch.amount_fen:
         raise RuntimeError(f"settlement {batch.id}: items add up to {totals[-1]} fen, "
                            f"the batch says {batch.amount_fen} fen")
-    writer.writerow(("total", "", "", "", "", sum(line.quantity for line in lines), "",
-                     *(format_yuan(fen) for fen in totals)))
-    return out.getvalue()
+    rows.append(("total", "", "", "", "", sum(line.quantity for line in lines), "",
+                 *(format_yuan(fen) for fen in totals)))
+    return csv_text(STATEMENT_HEADER, rows)

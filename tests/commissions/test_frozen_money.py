@@ -29,7 +29,6 @@ from tests.integration.test_payments_support import (
     install_fake_gateway,
     place_order,
     signed_pay_notify,
-    snapshot,
 )
 from tests.referral.conftest import link, make_distributor
 from tests.support.factories import make_supplier, make_user
@@ -223,57 +222,86 @@ def test_ledger_check_reports_money_stranded_on_an_order_that_cannot_complete(sh
     assert "FAIL no money stranded on orders that cannot complete (2 breaches)" in result.output
 
 
-def test_one_order_with_an_impossible_return_window_does_not_stop_the_batch(
-        shop, ops, caplog):
+def test_an_out_of_range_return_window_holds_commission_365_days_not_for_ever(shop, ops):
     save_plan(db.session, ops, PLAN)
     buyer, alice, _top = _chain_buyer()
     supplier = make_supplier()
     first = _order(shop, buyer, supplier, (5_000, 1))
-    second = _order(shop, buyer, supplier, (7_000, 1))
     v2 = save_plan(db.session, ops, PLAN, "same rules, a second version")
     bad = _order(shop, buyer, supplier, (9_000, 1))
-    ids = [first.id, second.id, bad.id]
+    for order_id in (first.id, bad.id):
+        _ship(order_id, supplier)
+    # Written straight into the rows (bypassing every bound), as old data could be.
+    db.session.execute(update(CommissionLine).where(CommissionLine.order_id == bad.id)
+                       .values(return_window_days=HUGE_WINDOW))
+    row = db.session.get(CommissionPlanVersion, v2.id)
+    row.rules = {**row.rules, "return_window_days": HUGE_WINDOW}
+    db.session.commit()
+
+    # Confirming receipt works (no OverflowError); the commission matures after the
+    # longest window allowed, 365 days.
+    done = orders.confirm_receipt(db.session, Actor.of(buyer), bad.id)
+    orders.confirm_receipt(db.session, Actor.of(buyer), first.id)
+    assert done.status == OrderStatus.COMPLETED
+    matures = db.session.scalars(select(CommissionLine.matures_at)
+                                 .where(CommissionLine.order_id == bad.id)).all()
+    db.session.rollback()
+    assert matures and {m - done.completed_at for m in matures} == {timedelta(days=365)}
+
+    # Supplier settlement: after 8 days only the first order is due; after 366, both.
+    batches = open_settlements(db.session, ops, now=utcnow() + timedelta(days=8))
+    assert [b.amount_fen for b in batches] == [_supply_owed(first.id)]
+    assert _batched(bad.id) == 0
+    assert settle_after(8) == 2  # the first order's two levels
+    batches = open_settlements(db.session, ops, now=utcnow() + timedelta(days=366))
+    assert [b.amount_fen for b in batches] == [_supply_owed(bad.id)]
+    assert settle_after(366) == 2
+    assert balances(alice.id)[1] > 0
+    assert_ledger_clean()
+
+
+def test_one_order_that_fails_to_complete_does_not_stop_the_batch(
+        shop, ops, caplog, monkeypatch):
+    save_plan(db.session, ops, PLAN)
+    buyer, alice, _top = _chain_buyer()
+    supplier = make_supplier()
+    ids = [_order(shop, buyer, supplier, (price, 1)).id for price in (5_000, 9_000, 7_000)]
+    bad_id = ids[1]
     for order_id in ids:
         _ship(order_id, supplier)
     db.session.execute(update(Order).where(Order.id.in_(ids))
                        .values(shipped_at=utcnow() - timedelta(days=11)))
-    # Written straight into the rows (bypassing any API bound), as old data could be.
-    db.session.execute(update(CommissionLine).where(CommissionLine.order_id == bad.id)
-                       .values(return_window_days=HUGE_WINDOW))
     db.session.commit()
+    start = orders.start_return_window
 
-    # The buyer's confirmation is refused with a 409, and changes nothing.
-    before = snapshot()
-    with pytest.raises(Conflict) as refused:
-        orders.confirm_receipt(db.session, Actor.of(buyer), bad.id)
-    assert refused.value.status_code == 409
-    assert snapshot() == before
+    def failing_for_one(session, order_id, completed_at):
+        if order_id == bad_id:
+            raise RuntimeError("simulated bad row")
+        start(session, order_id, completed_at)
 
-    # The batch completes the other two and logs the bad one by id.
+    monkeypatch.setattr(orders, "start_return_window", failing_for_one)
     with caplog.at_level(logging.ERROR, logger="webapp.services.orders"):
         result = ChatshopRunner(shop).invoke(args=["orders", "autocomplete"])
     assert result.exit_code == 0, result.output
     assert "completed 2 order(s)" in result.output
-    assert f"(id {bad.id}) failed; skipped" in caplog.text
+    assert f"(id {bad_id}) failed; skipped" in caplog.text
+    # The failed completion was rolled back whole: still shipped, no maturity date.
     assert [fresh(Order, i).status for i in ids] == [
-        OrderStatus.COMPLETED, OrderStatus.COMPLETED, OrderStatus.SHIPPED]
+        OrderStatus.COMPLETED, OrderStatus.SHIPPED, OrderStatus.COMPLETED]
     assert settle_after(8) == 4
     assert balances(alice.id)[1] > 0
 
-    # Supplier settlement with a stored plan version whose window overflows a date:
-    # the lines under it wait, the other versions' lines are batched.
-    db.session.execute(update(Order).where(Order.id == bad.id)
+
+def test_stranded_check_reports_commission_without_a_maturity_date(shop, ops):
+    save_plan(db.session, ops, PLAN)
+    buyer, _alice, _top = _chain_buyer()
+    order = _order(shop, buyer, make_supplier(), (9_000, 1))
+    db.session.execute(update(Order).where(Order.id == order.id)
                        .values(status=OrderStatus.COMPLETED, completed_at=utcnow()))
-    row = db.session.get(CommissionPlanVersion, v2.id)
-    row.rules = {**row.rules, "return_window_days": HUGE_WINDOW}
     db.session.commit()
-    batches = open_settlements(db.session, ops, now=utcnow() + timedelta(days=8))
-    assert [b.amount_fen for b in batches] == [_supply_owed(first.id) + _supply_owed(second.id)]
-    assert _batched(bad.id) == 0
-    # The hand-completed order's commission has no maturity date: reported as stranded.
     found = stranded_orders(db.session)
     db.session.rollback()
-    assert [line.split(" ")[1] for line in found] == [bad.number]
+    assert [line.split(" ")[1] for line in found] == [order.number]
 
 
 def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(shop, ops):
@@ -326,7 +354,7 @@ def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(sho
                      f"complete"]
 
 
-def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops):
+def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops, monkeypatch):
     """A failing order stays due; later pages of the same run still reach the others."""
     save_plan(db.session, ops, PLAN)
     buyer, _alice, _top = _chain_buyer()
@@ -338,10 +366,15 @@ def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops):
         _ship(order_id, supplier)
     db.session.execute(update(Order).where(Order.id.in_(ids))
                        .values(shipped_at=utcnow() - timedelta(days=11)))
-    db.session.execute(update(CommissionLine).where(CommissionLine.order_id == bad.id)
-                       .values(return_window_days=HUGE_WINDOW))
     db.session.commit()
+    start = orders.start_return_window
 
+    def failing_for_one(session, order_id, completed_at):
+        if order_id == bad.id:
+            raise RuntimeError("simulated bad row")
+        start(session, order_id, completed_at)
+
+    monkeypatch.setattr(orders, "start_return_window", failing_for_one)
     assert orders.auto_complete_orders(db.session, page_size=1) == 2
     assert [fresh(Order, i).status for i in ids] == [
         OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.COMPLETED]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,13 +82,12 @@ def test_no_service_writes_an_order_status_outside_the_guarded_helper():
     assert writers == []
 
 
-def test_maturity_date_of_an_impossible_window_is_a_data_error():
+def test_a_window_outside_the_allowed_range_counts_as_the_longest_allowed():
     done = datetime(2024, 5, 1, tzinfo=UTC)
     assert r.matures_at(done, 7) == datetime(2024, 5, 8, tzinfo=UTC)
-    for days in (2**31 - 1, 2**31, 2**63 - 1, 10**30, -1):
-        with pytest.raises(r.ReturnWindowError):
-            r.matures_at(done, days)
+    assert r.matures_at(done, 0) == done
+    longest = done + timedelta(days=365)
+    for days in (366, 2**31 - 1, 2**31, 2**63 - 1, 10**30, -1):
+        assert r.matures_at(done, days) == longest  # never an OverflowError, never frozen
+        assert r.window_start(done, days) == done - timedelta(days=365)
     assert r.window_start(done, 7) == datetime(2024, 4, 24, tzinfo=UTC)
-    assert r.window_start(done, 2**31) is None
-    with pytest.raises(r.ReturnWindowError):
-        r.window_start(done, -1)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from commissions.bounds import MAX_RETURN_WINDOW_DAYS
+
 PENDING_PAYMENT = "pending_payment"
 PAID = "paid"
 SHIPPED = "shipped"
@@ -155,38 +157,27 @@ def awaiting_shipment(lines: Iterable[tuple[int, int, int]], shipped: Iterable[i
             if refunded < quantity and supplier not in done}
 
 
-# Python's datetime cannot go past year 9999; a window that would is a data error.
-class ReturnWindowError(ValueError):
-    """A return window that is negative or puts the maturity date out of range."""
+def effective_return_window(return_window_days: int) -> int:
+    """The return window in force: a stored value outside 0 .. 365 days counts as 365.
+
+    Plans are validated to that range (``commissions.bounds``); a value outside it
+    can only be old or corrupt data. Reading it as the longest window allowed keeps
+    the date arithmetic in range and holds the commission longest, yet never for
+    good: money is never frozen by a bad number.
+    """
+    if 0 <= return_window_days <= MAX_RETURN_WINDOW_DAYS:
+        return return_window_days
+    return MAX_RETURN_WINDOW_DAYS
 
 
 def matures_at(completed_at: datetime, return_window_days: int) -> datetime:
-    """When commission of an order completed at ``completed_at`` may settle.
-
-    Raises :class:`ReturnWindowError` (never OverflowError) for a negative window
-    or one so long the date cannot be represented.
-    """
-    if return_window_days < 0:
-        raise ReturnWindowError(f"return window of {return_window_days} days is negative")
-    try:
-        return completed_at + timedelta(days=return_window_days)
-    except OverflowError:
-        raise ReturnWindowError(
-            f"return window of {return_window_days} days runs past the calendar") from None
+    """When commission of an order completed at ``completed_at`` may settle."""
+    return completed_at + timedelta(days=effective_return_window(return_window_days))
 
 
-def window_start(now: datetime, return_window_days: int) -> datetime | None:
-    """The latest completion time whose window has passed at ``now``; None if none can have.
-
-    A window reaching back before year 1 means nothing completed can be matured
-    yet; a negative window raises :class:`ReturnWindowError`.
-    """
-    if return_window_days < 0:
-        raise ReturnWindowError(f"return window of {return_window_days} days is negative")
-    try:
-        return now - timedelta(days=return_window_days)
-    except OverflowError:
-        return None
+def window_start(now: datetime, return_window_days: int) -> datetime:
+    """The latest completion time whose return window has passed at ``now``."""
+    return now - timedelta(days=effective_return_window(return_window_days))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from commissions.settlement import start_return_window
 from webapp.domain.order_rules import (
     COMPLETED,
     SHIPPED,
-    ReturnWindowError,
     awaiting_shipment,
     may_move,
 )
@@ -216,11 +215,7 @@ def ship_if_nothing_left_to_ship(session: DbSession, order_id: int) -> bool:
 
 
 def _complete(session: DbSession, order_id: int, now: datetime) -> bool:
-    """Complete a shipped (or shipped, then partially refunded) order; False if it may not.
-
-    Raises ReturnWindowError when the order's commission cannot be given a
-    maturity date; the caller's transaction then rolls the completion back.
-    """
+    """Complete a shipped (or shipped, then partially refunded) order; False if it may not."""
     if not move_order(session, order_id, COMPLETED, completed_at=now):
         return False
     start_return_window(session, order_id, now)
@@ -234,13 +229,7 @@ def confirm_receipt(session: DbSession, actor: Actor, order_id: int) -> Order:
         if order.buyer_id != actor.user_id:
             raise NotFound("order not found")
         now = utcnow()
-        try:
-            done = _complete(session, order.id, now)
-        except ReturnWindowError as exc:
-            log.error("order %s (id %s) cannot complete: %s", order.number, order.id, exc)
-            raise Conflict("this order cannot be completed now because of a problem with its "
-                           "commission settings; customer service will look into it") from None
-        if not done:
+        if not _complete(session, order.id, now):
             raise Conflict(f"only shipped orders can be confirmed (this one is {order.status})")
         audit(session, actor.user_id, "order.completed", "order", order.number, by="buyer")
         announce(session, "order.completed", order_id=order.id, number=order.number)

@@ -36,7 +36,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -242,12 +243,56 @@ def request_refund(
     return result
 
 
-def list_refunds(session: DbSession, actor: Actor, order_id: int) -> list[Refund]:
-    """Refunds of an order the actor may see, oldest first."""
-    get_visible_order(session, actor, order_id)
-    return list(
+@dataclass(frozen=True)
+class SupplierRefundView:
+    """A refund as one supplier sees it: only the lines of its own goods, and their sum."""
+
+    id: int
+    out_refund_no: str
+    wechat_refund_id: str | None
+    amount_fen: int
+    reason: str
+    status: str
+    requested_by_id: int | None
+    failure_reason: str
+    created_at: datetime
+    completed_at: datetime | None
+    lines: list[RefundLine]
+
+
+def _supplier_view(refund: Refund, own_lines: set[int]) -> SupplierRefundView | None:
+    lines = [line for line in refund.lines if line.order_line_id in own_lines]
+    if not lines:
+        return None
+    return SupplierRefundView(
+        id=refund.id, out_refund_no=refund.out_refund_no,
+        wechat_refund_id=refund.wechat_refund_id,
+        amount_fen=sum(line.amount_fen for line in lines), reason=refund.reason,
+        status=refund.status, requested_by_id=refund.requested_by_id,
+        failure_reason=refund.failure_reason, created_at=refund.created_at,
+        completed_at=refund.completed_at, lines=lines,
+    )
+
+
+def list_refunds(
+    session: DbSession, actor: Actor, order_id: int,
+) -> list[Refund] | list[SupplierRefundView]:
+    """Refunds of an order the actor may see, oldest first.
+
+    Supplier staff see only refunds that give back some of their own goods, each
+    with only those lines and their sum as its amount (like the supplier's view
+    of the order): another supplier's lines, amounts and refunds stay hidden.
+    """
+    order = get_visible_order(session, actor, order_id)
+    found = list(
         session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id))
     )
+    if actor.is_operator() or order.buyer_id == actor.user_id:
+        return found
+    supplier_id = actor.require_supplier()
+    own_lines = {line.id for line in order.lines if line.supplier_id == supplier_id}
+    views = (_supplier_view(refund, own_lines) for refund in found)
+    return [view for view in views if view is not None]
 
 
 def submit_refund(session: DbSession, refund_id: int) -> str:
