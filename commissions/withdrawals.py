@@ -32,9 +32,9 @@ from commissions import ledger
 from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
-from referral.domain.rules import DistributorStatus
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.models import Distributor, Role, User, Withdrawal, WithdrawalStatus
+from referral.distributors import require_active_distributor
+from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.models import Role, User, Withdrawal, WithdrawalStatus
 from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
@@ -55,6 +55,35 @@ MAX_REFERENCE = 64
 NUMBER_PREFIX = "WD"
 
 
+class WithdrawalInDebt(Conflict):
+    """The available balance is negative: refunded commission is owed first.
+
+    ``details["available_fen"]`` is the (negative) balance; :attr:`debt_fen` what is owed.
+    """
+
+    @property
+    def debt_fen(self) -> int:
+        """What the distributor owes, in fen (positive)."""
+        return -int(self.details.get("available_fen", 0))
+
+
+class BalanceTooLow(Conflict):
+    """The amount is more than the available balance (``details["available_fen"]``)."""
+
+    @property
+    def available_fen(self) -> int:
+        """What could be withdrawn now, in fen."""
+        return int(self.details.get("available_fen", 0))
+
+
+class BelowMinimumWithdrawal(InvalidInput):
+    """The amount is below the smallest withdrawal (:attr:`min_fen`)."""
+
+    def __init__(self, message: str, min_fen: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.min_fen = min_fen
+
+
 def new_number() -> str:
     """A fresh withdrawal number: letters and digits only, 26 long (WeChat allows 32).
 
@@ -72,8 +101,8 @@ def _amount(value: Any, min_fen: int) -> int:
     if value <= 0:
         raise InvalidInput("amount_fen must be positive", amount_fen=["must be > 0"])
     if value < min_fen:
-        raise InvalidInput(f"the smallest withdrawal is {format_yuan(min_fen)} yuan",
-                           amount_fen=[f"must be at least {min_fen}"])
+        raise BelowMinimumWithdrawal(f"the smallest withdrawal is {format_yuan(min_fen)} yuan",
+                                     min_fen, amount_fen=[f"must be at least {min_fen}"])
     if value > MAX_AMOUNT_FEN:
         raise InvalidInput("amount_fen is too large", amount_fen=["too large"])
     return value
@@ -111,10 +140,7 @@ def request_withdrawal(
                            channel=["unknown channel"])
     owner = actor.user_id
     with unit_of_work(session):
-        record = session.get(Distributor, owner)
-        if record is None or record.status != DistributorStatus.ACTIVE:
-            status = record.status if record is not None else "none"
-            raise Forbidden(f"only active distributors can withdraw (yours: {status})")
+        require_active_distributor(session, owner, action="withdraw")
         openid = session.scalar(select(User.openid).where(User.id == owner))
         chosen = channel or (WECHAT if openid else MANUAL)
         if chosen == WECHAT and not openid:
@@ -126,12 +152,12 @@ def request_withdrawal(
                                          (ledger.DISTRIBUTOR_WITHDRAWING, owner)], lock=True)
         available = ledger.balance(session, ledger.DISTRIBUTOR_AVAILABLE, owner)
         if available < 0:
-            raise Conflict(f"you owe {format_yuan(-available)} yuan of refunded commission; "
-                           "withdrawals resume once later earnings cover it",
-                           available_fen=available)
+            raise WithdrawalInDebt(
+                f"you owe {format_yuan(-available)} yuan of refunded commission; "
+                "withdrawals resume once later earnings cover it", available_fen=available)
         if amount > available:
-            raise Conflict(f"only {format_yuan(available)} yuan is available",
-                           available_fen=available)
+            raise BalanceTooLow(f"only {format_yuan(available)} yuan is available",
+                                available_fen=available)
         withdrawal = Withdrawal(number=new_number(), distributor_id=owner, amount_fen=amount,
                                 status=S.REQUESTED, channel=chosen,
                                 openid=openid if chosen == WECHAT else None,

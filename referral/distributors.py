@@ -17,7 +17,7 @@ from referral.domain.rules import (
     next_status,
 )
 from referral.settings import current_rules
-from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import Distributor, DistributorTier, Order, OrderStatus, Role, User, UserRole
 from webapp.models.base import utcnow
 from webapp.services.actors import Actor
@@ -27,10 +27,63 @@ from webapp.services.uow import DbSession, unit_of_work
 MAX_REASON = 200
 _CODE_ATTEMPTS = 8
 
+# Who may use what: the statuses each kind of distributor tool accepts.
+ACTIVE_ONLY = frozenset({DistributorStatus.ACTIVE})  # earning tools: code, QR, withdrawing
+# The team views: a frozen distributor may still look (and earns nothing).
+TEAM_STATUSES = frozenset({DistributorStatus.ACTIVE, DistributorStatus.FROZEN})
+
+
+class DistributorRefused(Forbidden):
+    """The user's distributor status does not allow this; ``status`` is theirs ("" if none)."""
+
+    def __init__(self, message: str, status: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.status = status
+
+
+class NotADistributor(DistributorRefused):
+    """The user never applied to be a distributor."""
+
+
+class DistributorNotActive(DistributorRefused):
+    """The user's distributor record is in a status this needs not (pending, frozen ...)."""
+
+
+class DistributorRevoked(Conflict):
+    """A revoked distributor applied again: only an operator reinstates them."""
+
 
 def distributor_of(session: DbSession, user_id: int) -> Distributor | None:
     """The user's distributor record, if they ever applied."""
     return session.get(Distributor, user_id)
+
+
+def require_distributor(
+    session: DbSession, user_id: int, allowed: frozenset[DistributorStatus] = ACTIVE_ONLY,
+    *, action: str = "do this",
+) -> Distributor:
+    """The user's distributor record when its status is one of ``allowed``.
+
+    The one eligibility check for every distributor tool (chat, API, withdrawals).
+    Raises :class:`NotADistributor` when there is no record and
+    :class:`DistributorNotActive` when its status is not allowed; both are
+    ``Forbidden`` and say "only <allowed> distributors can <action> (yours: <status>)".
+    """
+    record = distributor_of(session, user_id)
+    status = str(record.status) if record is not None else ""
+    if record is not None and record.status in allowed:
+        return record
+    who = " or ".join(sorted(str(s) for s in allowed))
+    message = f"only {who} distributors can {action} (yours: {status or 'none'})"
+    if record is None:
+        raise NotADistributor(message, status)
+    raise DistributorNotActive(message, status)
+
+
+def require_active_distributor(session: DbSession, user_id: int, *,
+                               action: str = "do this") -> Distributor:
+    """The user's distributor record if active (see :func:`require_distributor`)."""
+    return require_distributor(session, user_id, ACTIVE_ONLY, action=action)
 
 
 def find_by_invite_code(session: DbSession, text: str) -> Distributor | None:
@@ -93,7 +146,8 @@ def _apply_once(session: DbSession, user_id: int) -> Distributor:
         rules = current_rules(session)
         record = session.get(Distributor, user_id, with_for_update=True)
         if record is not None and record.status == DistributorStatus.REVOKED:
-            raise Conflict("your distributor status was revoked; please contact the operator")
+            raise DistributorRevoked(
+                "your distributor status was revoked; please contact the operator")
         if record is not None and record.status != DistributorStatus.REJECTED:
             return record
         if record is None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bots.dialogue.intents import Intent
+
 
 @dataclass(frozen=True)
 class SceneBound:
@@ -346,10 +348,11 @@ class Failed:
     ``code`` picks a message the engine knows how to say in both languages
     (e.g. "cart_empty", "out_of_stock", "not_found", "cancel_status"); ``message``
     is the service's own explanation, used when the code is not one of those;
-    ``subject`` fills in the detail (a product title, an order status).
+    ``subject`` fills in the detail (a product title, an order status). ``action`` is
+    the intent's class, which picks the feature handler that words the refusal.
     """
 
-    action: str  # the intent's class name
+    action: type[Intent]
     code: str
     message: str = ""
     subject: str = ""

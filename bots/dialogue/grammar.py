@@ -39,6 +39,10 @@ CONFIRM = "confirm"
 NEW_ADDRESS = "new_address"
 CHOOSE = "choose"
 UNKNOWN = "unknown"
+# Every command name above: the engine has exactly one handler for each (a test checks).
+COMMAND_NAMES = (HELP, MENU, CATEGORIES, SEARCH, CART, CHECKOUT, ORDERS, ORDER_NUMBER, REFUND,
+                 DISTRIBUTOR, INVITE, BIND, CANCEL, NEXT, PREV, ADD, SET, REMOVE, CLEAR, CONFIRM,
+                 NEW_ADDRESS, CHOOSE, UNKNOWN)
 
 # Distributor-centre actions (the argument of DISTRIBUTOR).
 APPLY = "apply"

@@ -1,8 +1,7 @@
 """Builders and readers for the chat's referral tests (chat and end-to-end)."""
 from __future__ import annotations
 
-import sys
-import types
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,15 +99,14 @@ class FakeReferralTools:
 
 
 def install_fake_tools(monkeypatch: pytest.MonkeyPatch) -> FakeReferralTools:
-    """Put the fakes where the executor imports the real modules from."""
+    """Put the fakes in place of the real QR code, poster and share-link functions."""
     tools = FakeReferralTools()
     for name, attrs in (
         ("referral.qrcodes", {"ensure_qr_code": tools.ensure_qr_code}),
         ("referral.posters", {"request_poster": tools.request_poster}),
         ("referral.links", {"share_url": tools.share_url}),
     ):
-        module = types.ModuleType(name)
+        module = importlib.import_module(name)
         for attr, value in attrs.items():
-            setattr(module, attr, value)
-        monkeypatch.setitem(sys.modules, name, module)
+            monkeypatch.setattr(module, attr, value)
     return tools

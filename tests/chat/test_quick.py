@@ -94,7 +94,7 @@ def test_a_failed_intent_is_left_to_the_full_path(shop, monkeypatch):
     from webapp.chat.executor import Executor
 
     _say("分类")
-    monkeypatch.setattr(Executor, "run", lambda self, intent: ev.Failed("x", "internal"))
+    monkeypatch.setattr(Executor, "run", lambda self, intent: ev.Failed(type(intent), "internal"))
     held = _held()
     assert respond_quickly(OPENID, Inbound(InboundKind.TEXT, "分类"), held) is None
     assert held.outcome == "keep"

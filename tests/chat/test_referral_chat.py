@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
 from referral.settings import change_rules
+from storefront.features.context import china_month
 from tests.chat.referral_helpers import (
     FakeReferralTools,
     audit_rows,
@@ -30,7 +31,6 @@ from tests.chat.referral_helpers import (
 )
 from tests.integration.test_payments_support import signed_pay_notify
 from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.chat.executor import china_month
 from webapp.domain.addresses import validate_address
 from webapp.extensions import db
 from webapp.models import Distributor, Order, OrderReferral, ReferralBinding, Role
@@ -178,12 +178,12 @@ def test_a_consumers_or_unknown_users_scene_welcomes_plainly(any_app: Flask):
 
 
 def test_a_binding_that_breaks_is_still_a_welcome(any_app: Flask, monkeypatch):
-    from webapp.chat import executor
+    from storefront.features import binding
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database fell over")
 
-    monkeypatch.setattr(executor, "bind_by_scene", broken)
+    monkeypatch.setattr(binding, "bind_by_scene", broken)
     wang = make_distributor("小王")
     answer = subscribe(wang.id)
     assert "欢迎关注" in answer and "稍后再试" not in answer

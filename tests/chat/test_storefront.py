@@ -336,12 +336,12 @@ def test_a_user_still_being_answered_gets_a_polite_busy(shop, any_app):
 
 
 def test_an_unexpected_failure_is_an_apology(shop, monkeypatch):
-    from webapp.chat import executor
+    from storefront.features import cart
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database fell over")
 
-    monkeypatch.setattr(executor.cart_service, "view_cart", broken)
+    monkeypatch.setattr(cart.cart_service, "view_cart", broken)
     assert "稍后再试" in send("购物车")
     assert "1. 水果" in send("分类")  # the conversation goes on
 

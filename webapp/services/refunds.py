@@ -81,6 +81,10 @@ log = logging.getLogger(__name__)
 LineSpec = tuple[int, int, int | None]
 
 
+class RefundAfterShipping(Forbidden):
+    """A buyer asked to refund an order of which a part has shipped: customer service decides."""
+
+
 class _Refused(Exception):
     """Internal: refuse a notify after rolling back whatever the transaction did."""
 
@@ -206,7 +210,8 @@ def request_refund(
                 raise Forbidden("only operators and the buyer can refund an order")
             shipped = {s.supplier_id for s in order.shipments}
             if order.status in REFUNDABLE and not buyer_may_refund(order.status, shipped):
-                raise Forbidden("part of this order has shipped: ask customer service for a refund")
+                raise RefundAfterShipping(
+                    "part of this order has shipped: ask customer service for a refund")
         # Money taken after cancellation (a late payment) may be refunded by an operator.
         cancelled_but_paid = order.status == OrderStatus.CANCELLED and actor.is_operator()
         if order.status not in REFUNDABLE and not cancelled_but_paid:

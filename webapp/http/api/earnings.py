@@ -34,8 +34,9 @@ blp = ChatShopBlueprint(
 def _my_distributor_id() -> int:
     """The caller's user id when they have an approved distributor record (else 403)."""
     user_id = current_actor().user_id
-    record = distributors.distributor_of(db.session, user_id)
-    if record is None or record.status not in earnings.EARNINGS_STATUSES:
+    try:
+        distributors.require_distributor(db.session, user_id, earnings.EARNINGS_STATUSES)
+    except distributors.DistributorRefused:
         abort(403, message="this needs a distributor account")
     return user_id
 

@@ -39,10 +39,6 @@ blp = ChatShopBlueprint(
     description="Referral: applying to distribute, binding by invite code, a distributor's team",
 )
 
-# Statuses that keep a distributor's centre open: frozen ones may still look.
-TEAM_STATUSES = frozenset({DistributorStatus.ACTIVE, DistributorStatus.FROZEN})
-
-
 def distributor_card(record: Distributor, nickname: str) -> dict[str, Any]:
     """A distributor record as the API shows it (to its owner and to operators)."""
     active = record.status == DistributorStatus.ACTIVE
@@ -111,10 +107,11 @@ def _my_card() -> dict[str, Any] | None:
 
 def _my_distributor() -> Distributor:
     """The caller's own distributor record, which must be active or frozen (else 403)."""
-    record = distributors.distributor_of(db.session, current_actor().user_id)
-    if record is None or record.status not in TEAM_STATUSES:
+    try:
+        record = distributors.require_distributor(
+            db.session, current_actor().user_id, distributors.TEAM_STATUSES)
+    except distributors.DistributorRefused:
         abort(403, message="this needs an active or frozen distributor account")
-    assert record is not None  # abort raises; this tells the type checker
     return record
 
 
