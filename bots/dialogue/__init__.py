@@ -2,7 +2,9 @@
 
 - ``keys``: custom-menu CLICK keys (also used by ``chatshop wechat menu push``)
 - ``grammar``: what a typed line means, Chinese and English
-- ``engine``: ``on_input`` / ``on_event``, the conversation itself
+- ``engine``: ``on_input`` / ``on_event``: the turn loop and the registries it dispatches through
+- ``features``: the conversation itself, one module per feature (browse, cart, checkout ...)
+- ``step``: one engine call as the features see it (state copy, replies, intents)
 - ``intents`` / ``events``: what the engine asks the shop to do, and the answers
 - ``state``: the small JSON state kept in Redis between messages
 - ``texts``: every sentence in both languages; money as "¥12.34"

@@ -307,8 +307,10 @@ def test_concurrent_requests_cannot_spend_the_same_money(pg_app):
 
     with ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(ask, range(4)))
-    # 5 000 available: two requests of 2 000 fit, the other two are refused.
-    assert outcomes == ["Conflict", "Conflict", "ok", "ok"]
+    # 5 000 available: two requests of 2 000 fit, the other two are refused (a Conflict
+    # whose class says why: the balance is too low).
+    assert outcomes == ["BalanceTooLow", "BalanceTooLow", "ok", "ok"]
+    assert issubclass(wd.BalanceTooLow, Conflict)
     assert summary(funded.alice) == EarningsSummary(0, 1_000, 4_000, 0, 0)
     assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 2
     db.session.rollback()
