@@ -1,6 +1,7 @@
 """The web chat page's server side, pushing to a small wechatpy-based receiver over real HTTP."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from webapp.models import Role, User, UserRole
 from webapp.redis_conn import get_redis
 from webapp.sandbox import (
     create_consumer,
+    follower,
     sent_messages,
     transcript,
     user_clicks,
@@ -30,7 +32,7 @@ from webapp.sandbox import (
     user_unfollows,
 )
 from webapp.sandbox.chat import ChatError, send
-from webapp.sandbox.oa_api import qr_ticket
+from webapp.sandbox.oa_api import qr_ticket, qrcode_create
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -369,9 +371,12 @@ def test_app_menu_replaces_the_default(chat: Chat) -> None:
 
 def test_picking_an_app_follower_adopts_it(chat: Chat) -> None:
     def seed() -> None:
+        # A follower seeded on both sides, as WeChat and the shop would both know them:
+        # the sandbox lists its own users, never the shop's database.
         db.session.add(User(openid="o-demo-000000000000000000001", nickname="演示用户",
                             subscribed=True, roles=[UserRole(role=str(Role.CONSUMER))]))
         db.session.commit()
+        follower("o-demo-000000000000000000001", "演示用户")
 
     chat.in_app(seed)
     browser = requests.Session()
@@ -382,6 +387,34 @@ def test_picking_an_app_follower_adopts_it(chat: Chat) -> None:
     assert picked.status_code == 200 and picked.json()["user"]["subscribed"] is True
     assert browser.post(chat.url + "/sandbox/chat/api/select", json={"openid": "o-nobody"},
                         timeout=5).status_code == 404
+
+
+def test_the_page_knows_users_and_distributors_from_wechat_only(chat: Chat) -> None:
+    from webapp.sandbox.oa import context
+
+    def seed() -> int:
+        shop_only = User(openid="o-shop-000000000000000000001", nickname="只在商城",
+                         subscribed=True, roles=[UserRole(role=str(Role.DISTRIBUTOR))])
+        db.session.add(shop_only)
+        db.session.commit()
+        return int(shop_only.id)
+
+    dist_id = chat.in_app(seed)
+    state = requests.get(chat.url + "/sandbox/chat/api/state", timeout=5).json()
+    assert all(u["openid"] != "o-shop-000000000000000000001" for u in state["users"])
+    assert state["distributors"] == []
+
+    # Once the app made the distributor's referral code, WeChat offers it as theirs.
+    scene = f"dist_{dist_id}"
+    chat.in_app(lambda: qrcode_create(context(), json.dumps(
+        {"action_name": "QR_LIMIT_STR_SCENE",
+         "action_info": {"scene": {"scene_str": scene}}}).encode()))
+    chat.in_app(lambda: qrcode_create(context(), json.dumps(
+        {"action_name": "QR_LIMIT_STR_SCENE",
+         "action_info": {"scene": {"scene_str": "poster"}}}).encode()))
+    state = requests.get(chat.url + "/sandbox/chat/api/state", timeout=5).json()
+    assert state["distributors"] == [{"id": dist_id, "nickname": f"#{dist_id}", "scene": scene}]
+    assert [c["scene"] for c in state["qr_codes"]] == ["poster"]
 
 
 def test_sandbox_index_links_the_chat(chat: Chat) -> None:

@@ -4,9 +4,13 @@ Public entry points for tests and other code (all need an app context):
 ``pay_order``, ``send_pay_notify``, ``send_refund_notify``, ``sandbox_order``,
 ``sandbox_orders``, ``notify_log``, ``travel``, ``pay_page_url``; for the official
 account: ``note_user_message``, ``note_event``, ``note_payment``, ``sent_messages``,
-``transcript``, ``create_consumer``, ``user_says``, ``user_clicks``, ``user_follows``,
-``user_scans``, ``user_unfollows``, ``tokens_issued``, ``current_menu``, ``qr_codes``,
-``uploaded_media``.
+``transcript``, ``create_consumer``, ``follower``, ``user_says``, ``user_clicks``,
+``user_follows``, ``user_scans``, ``user_unfollows``, ``tokens_issued``, ``current_menu``,
+``qr_codes``, ``uploaded_media``.
+
+The sandbox imports nothing of the shop: it plays WeChat, which knows its own
+followers, not the shop's database, and it speaks the wire format with its own code
+(a bug shared with the shop's side would pass both).
 """
 from __future__ import annotations
 
@@ -14,8 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, render_template
 
-from webapp.redis_conn import get_redis
-from webapp.sandbox import clock
+from webapp.sandbox import chat, clock, connection, oa, pay
 from webapp.sandbox.chat import (
     Exchange,
     user_clicks,
@@ -24,6 +27,8 @@ from webapp.sandbox.chat import (
     user_scans,
     user_unfollows,
 )
+from webapp.sandbox.connection import RedisFactory, get_redis
+from webapp.sandbox.money import format_yuan
 from webapp.sandbox.oa import (
     create_consumer,
     current_menu,
@@ -36,9 +41,9 @@ from webapp.sandbox.oa import (
     transcript,
     uploaded_media,
 )
+from webapp.sandbox.oa_store import SandboxUser
 from webapp.sandbox.pay import (
     PaidOrder,
-    format_yuan,
     notify_log,
     pay_order,
     pay_page_url,
@@ -54,8 +59,11 @@ __all__ = [
     "Exchange",
     "PaidOrder",
     "PaymentRefused",
+    "RedisFactory",
+    "SandboxUser",
     "create_consumer",
     "current_menu",
+    "follower",
     "format_yuan",
     "note_event",
     "note_payment",
@@ -96,11 +104,25 @@ def index() -> Any:
     )
 
 
-def register_sandbox(app: Flask) -> None:
-    """Serve every part of the sandbox on this app (called only when WECHAT_SANDBOX is on)."""
-    from webapp.sandbox import chat, oa, pay
+def follower(openid: str, nickname: str = "") -> SandboxUser:
+    """A WeChat user who follows the account (made if WeChat did not know them yet).
 
+    What WeChat would already know about a follower the app seeded on its side
+    (the demo's followers, a test's user): the sandbox lists only its own users.
+    """
+    if oa.sandbox_user(openid) is None:
+        create_consumer(nickname, openid=openid)
+    return oa.set_subscribed(openid, True)
+
+
+def register_sandbox(app: Flask, redis_factory: RedisFactory | None = None) -> None:
+    """Serve every part of the sandbox on this app (called only when WECHAT_SANDBOX is on).
+
+    ``redis_factory`` returns the Redis client the sandbox keeps its state in; without
+    one the sandbox opens its own client on the app's REDIS_URL.
+    """
+    connection.install(app, redis_factory)
     app.register_blueprint(blp)
     pay.register(app)
-    oa.register(app)
+    oa.register(app, on_template_finished=chat.push_template_finished)
     chat.register(app)

@@ -9,6 +9,7 @@ polls the transcript. The module-level functions (``user_says``, ``user_clicks``
 """
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -16,12 +17,11 @@ from typing import Any
 
 import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.sandbox import chat_wire, oa, oa_api
 from webapp.sandbox.chat_wire import Keys, PassiveReply, ReplyError, SignedPush
 from webapp.sandbox.oa_store import SandboxUser
+from webapp.sandbox.qr_svg import qr_svg
 
 blp = Blueprint("sandbox_chat", __name__, url_prefix="/sandbox/chat")
 
@@ -173,6 +173,10 @@ def _said(user: SandboxUser, msg: dict[str, Any]) -> dict[str, Any]:
 
 def _event(user: SandboxUser, label: str) -> dict[str, Any]:
     return _said(user, {"type": "event", "label": label})
+
+
+# The scene of the app's referral QR codes: "dist_" and the distributor's user id.
+DISTRIBUTOR_SCENE = re.compile(r"dist_([0-9]{1,18})")
 
 
 def _distributor_scene(user_id: int) -> str:
@@ -349,39 +353,21 @@ def user_unfollows(openid: str, mode: str | None = None) -> Exchange:
 # --- what the page shows --------------------------------------------------------------
 
 
-def _app_people(limit: int = 50) -> list[dict[str, Any]]:
-    """App users with an openid (e.g. the demo's seeded followers), for the user picker."""
-    from webapp.extensions import db
-    from webapp.models import User
-
-    try:
-        rows = db.session.scalars(
-            select(User).where(User.openid.is_not(None)).order_by(User.id).limit(limit)
-        ).all()
-        people = [{"openid": u.openid, "nickname": u.nickname, "subscribed": u.subscribed}
-                  for u in rows]
-    except SQLAlchemyError:
-        db.session.rollback()
-        return []
-    return people
-
-
 def distributors(limit: int = 100) -> list[dict[str, Any]]:
-    """App users with the distributor role, with the QR scene that refers to them."""
-    from webapp.extensions import db
-    from webapp.models import Role, User, UserRole
+    """Distributors whose referral QR code the app made, with the scene that refers to them.
 
-    try:
-        rows = db.session.scalars(
-            select(User).join(UserRole).where(UserRole.role == str(Role.DISTRIBUTOR))
-            .order_by(User.id).limit(limit)
-        ).all()
-        found = [{"id": u.id, "nickname": u.nickname or f"#{u.id}",
-                  "scene": _distributor_scene(u.id)} for u in rows]
-    except SQLAlchemyError:
-        db.session.rollback()
-        return []
-    return found
+    WeChat knows the codes, not the shop's users: a distributor shows here once the app
+    created their QR code (any other scene can still be scanned by name).
+    """
+    ctx = oa.context()
+    found: dict[str, dict[str, Any]] = {}
+    for code in oa.qr_codes(limit):
+        match = DISTRIBUTOR_SCENE.fullmatch(code.scene)
+        if match and oa_api.live_qr(ctx, code.ticket) is not None:
+            found.setdefault(code.scene, {"id": int(match.group(1)),
+                                          "nickname": f"#{match.group(1)}",
+                                          "scene": code.scene})
+    return list(found.values())
 
 
 def _user_json(user: SandboxUser) -> dict[str, Any]:
@@ -390,26 +376,8 @@ def _user_json(user: SandboxUser) -> dict[str, Any]:
 
 
 def _users_json() -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for user in oa.sandbox_users(100):
-        seen[user.openid] = {**_user_json(user), "source": "sandbox"}
-    for person in _app_people():
-        seen.setdefault(person["openid"], {**person, "mode": "plain", "source": "app"})
-    return list(seen.values())
-
-
-def _adopt(openid: str) -> SandboxUser:
-    """The sandbox user for ``openid``, adopting an app user (demo follower) on first pick."""
-    user = oa.sandbox_user(openid)
-    if user is not None:
-        return user
-    person = next((p for p in _app_people(500) if p["openid"] == openid), None)
-    if person is None:
-        raise ChatError("unknown user", 404)
-    user = oa.create_consumer(person["nickname"] or "", openid=openid)
-    if person["subscribed"]:
-        user = oa.set_subscribed(openid, True)
-    return user
+    # Only the users WeChat (the sandbox) knows: it has no view of the shop's database.
+    return [{**_user_json(user), "source": "sandbox"} for user in oa.sandbox_users(100)]
 
 
 def _json_body() -> dict[str, Any]:
@@ -456,8 +424,6 @@ def page() -> Response:
 @blp.get("/sample.svg")
 def sample_image() -> Response:
     """The picture the chat page "sends" as an image message."""
-    from webapp.sandbox.qr_svg import qr_svg
-
     return Response(qr_svg("sample-image"), mimetype="image/svg+xml")
 
 
@@ -476,6 +442,9 @@ def state() -> Response:
     openid = request.args.get("openid") or request.cookies.get(oa.CHAT_USER_COOKIE) or ""
     user = oa.sandbox_user(openid) if openid else None
     menu = oa.current_menu()
+    referrers = distributors()
+    # A distributor's code is offered once, under the distributor's label.
+    listed = {d["scene"] for d in referrers}
     response = jsonify({
         "account": {"name": oa.account().name, "original_id": oa.account().original_id},
         "aes_available": bool(oa.account().encoding_aes_key),
@@ -483,12 +452,12 @@ def state() -> Response:
         "user": _user_json(user) if user else None,
         "menu": menu or DEFAULT_MENU,
         "menu_source": "app" if menu else "default",
-        "distributors": distributors(),
+        "distributors": referrers,
         "qr_codes": [
             {"ticket": c.ticket, "scene": c.scene, "permanent": c.permanent,
              "image": oa.qr_image_url(c.ticket)}
             for c in oa.qr_codes(50)
-            if oa_api.live_qr(oa.context(), c.ticket) is not None
+            if c.scene not in listed and oa_api.live_qr(oa.context(), c.ticket) is not None
         ],
     })
     # The shown user is the one OAuth signs in as when a link opens in this browser.
@@ -510,7 +479,9 @@ def create_user() -> Response:
 def select_user() -> Response:
     """Make a user the current one (the one OAuth logs in as)."""
     data = _json_body()
-    user = _adopt(str(data.get("openid") or ""))
+    user = oa.sandbox_user(str(data.get("openid") or ""))
+    if user is None:
+        raise ChatError("unknown user", 404)
     return _selected(user, jsonify({"user": _user_json(user)}))
 
 

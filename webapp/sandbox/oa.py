@@ -11,12 +11,13 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.redis_conn import get_redis
 from webapp.sandbox import clock, oa_api
+from webapp.sandbox.connection import get_redis
 from webapp.sandbox.oa_api import Account, ApiError, Ctx, Limits
 from webapp.sandbox.oa_store import Media, OaStore, QrCode, SandboxUser, new_openid
 from webapp.sandbox.qr_png import qr_png
@@ -25,6 +26,10 @@ blp = Blueprint("sandbox_wechat", __name__, url_prefix="/sandbox/wechat")
 
 CHAT_USER_COOKIE = "sandbox_chat_openid"
 CS_VIAS = ("custom", "template")
+# app.extensions key of what pushes TEMPLATESENDJOBFINISH (the chat side, set at register).
+TEMPLATE_FINISHED_KEY = "sandbox.template_finished"
+
+TemplateFinished = Callable[[str, int], object]
 
 
 def account() -> Account:
@@ -150,8 +155,6 @@ def uploaded_media(media_id: str) -> tuple[Media, bytes] | None:
 
 def qr_image_url(ticket: str) -> str:
     """Where the image of a QR code is (the sandbox's showqrcode)."""
-    from urllib.parse import quote
-
     base = account().public_base_url
     return f"{base}/sandbox/wechat/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
 
@@ -243,18 +246,14 @@ def template_send() -> Response:
         return answer
 
     response = _answer(_authenticated(run), post_only=True)
-    if sent and current_app.config.get("SANDBOX_TEMPLATE_JOB_EVENTS", True):
-        _after_response(response, lambda: _template_finished(*sent[0]))
+    push: TemplateFinished | None = current_app.extensions.get(TEMPLATE_FINISHED_KEY)
+    if sent and push is not None and current_app.config.get("SANDBOX_TEMPLATE_JOB_EVENTS", True):
+        openid, msgid = sent[0]
+        _after_response(response, lambda: push(openid, msgid))
     return response
 
 
-def _template_finished(openid: str, msgid: int) -> None:
-    from webapp.sandbox import chat
-
-    chat.push_template_finished(openid, msgid)
-
-
-def _after_response(response: Response, work: Callable[[], None]) -> None:
+def _after_response(response: Response, work: Callable[[], object]) -> None:
     """Run ``work`` in a thread once the response has gone out, inside this app."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sent = threading.Event()
@@ -426,6 +425,12 @@ def authorize() -> Any:
     return response
 
 
-def register(app: Flask) -> None:
-    """Serve the official-account sandbox on this app."""
+def register(app: Flask, on_template_finished: TemplateFinished | None = None) -> None:
+    """Serve the official-account sandbox on this app.
+
+    ``on_template_finished(openid, msgid)`` pushes WeChat's TEMPLATESENDJOBFINISH event
+    to the app (the chat side does it; passed in so this module does not import it).
+    """
+    if on_template_finished is not None:
+        app.extensions[TEMPLATE_FINISHED_KEY] = on_template_finished
     app.register_blueprint(blp)

@@ -26,9 +26,9 @@ from flask import (
 )
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from commissions.money import format_yuan
-from webapp.redis_conn import get_redis
 from webapp.sandbox import clock, pay_api, pay_transfer
+from webapp.sandbox.connection import get_redis
+from webapp.sandbox.money import format_yuan
 from webapp.sandbox.oa import note_payment
 from webapp.sandbox.pay_api import Context, Merchant, PaymentRefused
 from webapp.sandbox.pay_notify import NotifyDelivery, deliver, pay_notify_fields, refund_notify_xml
