@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from bots.messages import Inbound, Reply, TextReply
+from storefront import turns
 from tests.wechat.support import APP_ID, TOKEN
-from webapp.http import wechat
 
 
 class FakeStorefront:
@@ -78,8 +78,8 @@ class FakeOutbound:
 def storefront(monkeypatch: pytest.MonkeyPatch) -> FakeStorefront:
     """The fake storefront, installed."""
     fake = FakeStorefront()
-    monkeypatch.setattr(wechat, "storefront_respond", fake)
-    monkeypatch.setattr(wechat, "storefront_quick", fake.answer_quickly)
+    monkeypatch.setattr(turns, "storefront_respond", fake)
+    monkeypatch.setattr(turns, "storefront_quick", fake.answer_quickly)
     return fake
 
 
@@ -87,7 +87,7 @@ def storefront(monkeypatch: pytest.MonkeyPatch) -> FakeStorefront:
 def outbound(monkeypatch: pytest.MonkeyPatch) -> FakeOutbound:
     """The fake customer-service sender, installed."""
     fake = FakeOutbound()
-    monkeypatch.setattr(wechat, "send_customer_service", fake)
+    monkeypatch.setattr(turns, "send_customer_service", fake)
     return fake
 
 
@@ -96,7 +96,7 @@ def wx_app(app: Flask, storefront: FakeStorefront, outbound: FakeOutbound) -> It
     """The SQLite app configured as a plaintext-mode account, with fakes installed."""
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_ENCODING_AES_KEY="")
     yield app
-    wechat.shutdown_turns(app)
+    turns.shutdown_turns(app)
 
 
 @pytest.fixture

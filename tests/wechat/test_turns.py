@@ -140,12 +140,12 @@ def test_a_single_reply_sends_nothing_else(wx, storefront, outbound):
 
 
 def test_customer_service_failure_is_logged_not_raised(wx, storefront, monkeypatch, caplog):
-    from webapp.http import wechat
+    from storefront import turns
 
     def broken(openid, replies, reason, key):
         raise ConnectionError("45015 over quota")
 
-    monkeypatch.setattr(wechat, "send_customer_service", broken)
+    monkeypatch.setattr(turns, "send_customer_service", broken)
     storefront.answer = lambda i: [TextReply("one"), TextReply("two")]
     assert fields(post(wx, text_xml("x")).get_data(as_text=True))["Content"] == "one"
     deadline = time.monotonic() + 5
@@ -167,8 +167,8 @@ def test_a_slow_failing_turn_apologises_later(short_deadline, storefront, outbou
 
 def test_the_real_storefront_answers_through_the_webhook(app):
     """No fakes: the webhook drives the storefront the other helpers built."""
+    from storefront import turns
     from tests.wechat.support import APP_ID, TOKEN, message_xml
-    from webapp.http import wechat
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID)
     client = app.test_client()
@@ -183,7 +183,7 @@ def test_the_real_storefront_answers_through_the_webhook(app):
             if resp.data != b"success":
                 fields(resp.get_data(as_text=True))
     finally:
-        wechat.shutdown_turns(app)
+        turns.shutdown_turns(app)
 
 
 def test_turn_records_outlive_the_replay_window(wx_app, wx, storefront):
@@ -335,24 +335,24 @@ def test_the_saved_state_is_what_the_engine_would_write(app):
 @pytest.fixture
 def no_pool(monkeypatch):
     """Fail any use of the turn pool (the quick path must not need it)."""
-    from webapp.http import wechat
+    from storefront import turns
 
     def refuse(app):
         raise AssertionError("the turn pool was used")
 
-    monkeypatch.setattr(wechat, "_pool", refuse)
+    monkeypatch.setattr(turns, "_pool", refuse)
 
 
 def test_a_quick_answer_is_given_in_the_request_and_released_with_the_record(
         wx, storefront, no_pool):
-    from webapp.http import wechat
+    from storefront import turns
 
     storefront.quick = True
     xml = text_xml("菜单", msg_id=2001, openid="o-quick-1")
     first = post(wx, xml)
     assert fields(first.get_data(as_text=True))["Content"].startswith("text:菜单")
     assert storefront.held[0] is not None  # the conversation taken with the claim
-    wechat.script_line(wx.application).settle()  # the last script is not waited for
+    turns.script_line(wx.application).settle()  # the last script is not waited for
     assert get_redis().get("chat:lock:o-quick-1") is None
     assert post(wx, xml).data == first.data  # WeChat's retry: the same answer, no new turn
     assert len(storefront.calls) == 1
@@ -380,13 +380,13 @@ def test_a_declined_quick_answer_runs_in_the_pool_holding_the_users_lock(wx, sto
 
 
 def test_a_failing_quick_path_falls_back_to_the_pool(wx, storefront, monkeypatch, caplog):
-    from webapp.http import wechat
+    from storefront import turns
 
     def broken(openid, inbound, held):
         held.save(object())  # whatever it did is forgotten
         raise RuntimeError("quick path bug")
 
-    monkeypatch.setattr(wechat, "storefront_quick", broken)
+    monkeypatch.setattr(turns, "storefront_quick", broken)
     resp = post(wx, text_xml("x", openid="o-quick-4"))
     assert fields(resp.get_data(as_text=True))["Content"].startswith("text:x")
     assert len(storefront.calls) == 1 and "quick path bug" in caplog.text

@@ -9,6 +9,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bots.messages import ArticleReply, InboundKind, TextReply
+from storefront import turns
 from tests.wechat.support import (
     ACCOUNT,
     AES_KEY,
@@ -28,7 +29,6 @@ from tests.wechat.support import (
     wx_sign,
 )
 from webapp.extensions import db
-from webapp.http import wechat
 from webapp.models import User
 
 
@@ -224,7 +224,7 @@ def test_every_message_and_event_gets_a_valid_answer(wx, storefront, xml, expect
 def test_the_real_storefront_records_the_user_and_their_subscription(wx, wx_app, monkeypatch):
     from webapp.chat.storefront import respond
 
-    monkeypatch.setattr(wechat, "storefront_respond", respond)
+    monkeypatch.setattr(turns, "storefront_respond", respond)
 
     def subscribed() -> bool:
         db.session.rollback()

@@ -1,0 +1,1 @@
+"""The chat storefront's application side: dialogue state, intents, outbound messages."""
