@@ -5,7 +5,8 @@ import logging
 
 import pytest
 
-from tests.api.conftest import assert_refused, bearer, db_snapshot
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
 from tests.support.factories import make_user
 from webapp.extensions import db
 from webapp.models import Role

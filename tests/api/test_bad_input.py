@@ -13,15 +13,19 @@ from sqlalchemy import func, select, update
 
 from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from commissions.plan_store import active_plan, save_plan
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot
-from tests.commissions.support import complete, paid_order, refund
-from tests.integration.test_payments_support import (
-    ADDRESS,
-    install_fake_gateway,
-    signed_pay_notify,
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import (
+    GOOD_ADDRESS,
+    link,
+    make_category,
+    make_distributor,
+    make_product,
+    make_supplier,
+    make_user,
 )
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_category, make_product, make_supplier, make_user
+from tests.support.money import complete, refund
+from tests.support.payments import ADDRESS, install_fake_gateway, paid_order, signed_pay_notify
 from webapp.errors import InvalidInput
 from webapp.extensions import db
 from webapp.models import (
@@ -416,7 +420,7 @@ def _csv_rows(response) -> list[list[str]]:
 
 
 def test_bank_export_neutralises_nicknames(any_app, http):
-    from tests.commissions.test_withdrawals import fund
+    from tests.support.stories import fund
 
     install_fake_gateway(any_app)
     funded = fund(any_app)

@@ -7,7 +7,7 @@ import pytest
 
 from bots.messages import Inbound, InboundKind, TextReply
 from tests.support.factories import make_category, make_product
-from tests.wechat.support import fields, post, text_xml
+from tests.support.wechat_messages import fields, post, text_xml
 from webapp.chat.state_store import Conversation
 from webapp.chat.storefront import respond, respond_quickly, state_store
 from webapp.extensions import db
@@ -68,7 +68,7 @@ def test_follow_and_unfollow_are_never_answered_quickly(shop, kind):
 
 
 def test_browsing_through_the_webhook_skips_the_pool_once_cached(shop, monkeypatch):
-    from tests.wechat.support import APP_ID, TOKEN
+    from tests.support.wechat_messages import APP_ID, TOKEN
     from webapp.http import wechat
 
     shop.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_ENCODING_AES_KEY="")

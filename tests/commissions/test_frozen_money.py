@@ -17,21 +17,11 @@ from sqlalchemy import select, update
 from commissions.checks import stranded_orders
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import open_settlements
-from tests.cli.test_seed_and_users import ChatshopRunner
-from tests.commissions.support import (
-    assert_ledger_clean,
-    balances,
-    refund,
-    settle_after,
-)
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-)
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_supplier, make_user
+from tests.support.cli import ChatshopRunner
+from tests.support.db import fresh
+from tests.support.factories import link, make_distributor, make_supplier, make_user, place_order
+from tests.support.money import assert_ledger_clean, balances, refund, settle_after
+from tests.support.payments import install_fake_gateway, signed_pay_notify
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import (

@@ -10,10 +10,9 @@ from commissions.checks import check_ledger
 from commissions.ledger import LedgerError, Leg
 from commissions.plan_store import active_plan, save_plan
 from commissions.replay import replay_order
-from tests.commissions.support import assert_ledger_clean, complete, paid_order, settle_after
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.money import assert_ledger_clean, complete, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
 from webapp.errors import Forbidden, InvalidInput
 from webapp.extensions import db
 from webapp.models import (
@@ -57,7 +56,8 @@ def test_unbalanced_or_fractional_postings_are_refused(shop):
 
 def _statements_to_pay(app, lines, levels) -> int:
     buyer = _chain(levels)
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
+    from tests.support.factories import place_order
+    from tests.support.payments import signed_pay_notify
     from webapp.services import payments
 
     order = place_order(*lines, buyer=buyer)
@@ -153,7 +153,8 @@ def test_settlement_is_set_based_and_respects_the_window(shop):
 
 
 def test_late_payment_is_held_and_returned(shop):
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
+    from tests.support.factories import place_order
+    from tests.support.payments import signed_pay_notify
     from webapp.services import payments
     from webapp.services.orders import cancel_order
 
@@ -191,7 +192,7 @@ def test_plans_are_versioned_and_validated(shop):
 def test_cli_check_replay_and_settle(shop):
     buyer = _chain(2)
     order = paid_order(shop, buyer, (10_000, 1))
-    from tests.cli.test_seed_and_users import ChatshopRunner
+    from tests.support.cli import ChatshopRunner
 
     runner = ChatshopRunner(shop)
     result = runner.invoke(args=["ledger", "check"])

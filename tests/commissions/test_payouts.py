@@ -13,9 +13,9 @@ from commissions import payouts
 from commissions import withdrawals as wd
 from commissions.earnings import EarningsSummary
 from commissions.payouts import pay_withdrawal, reconcile_withdrawals
-from tests.commissions.support import assert_ledger_clean
-from tests.commissions.test_withdrawals import Funded, fund, summary
 from tests.support.live_server import LiveSandbox
+from tests.support.money import assert_ledger_clean
+from tests.support.stories import Funded, fund, summary
 from webapp.extensions import db
 from webapp.models import Withdrawal
 from webapp.payments.gateway import EXTENSION_KEY, GatewayError, PayGateway, pay_gateway

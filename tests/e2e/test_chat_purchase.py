@@ -12,8 +12,9 @@ import re
 from flask import Flask
 from sqlalchemy import select
 
-from tests.e2e.support import open_pay_page, orders, run_jobs, says
+from tests.support.e2e import open_pay_page, orders, says
 from tests.support.factories import make_category, make_product, make_supplier
+from tests.support.workers import run_jobs
 from webapp.extensions import db
 from webapp.models import Order, OrderStatus, Sku
 from webapp.sandbox import chat as sandbox_chat

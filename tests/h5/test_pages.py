@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.h5.conftest import RealModeApp, callback_path, oauth_target
-from tests.integration.test_payments_support import place_order, signed_pay_notify
-from tests.support.factories import make_user
+from tests.support.factories import make_user, place_order
+from tests.support.h5 import RealModeApp, callback_path, oauth_target
+from tests.support.payments import signed_pay_notify
 from webapp.extensions import db
 from webapp.models import Order
 from webapp.services import orders

@@ -27,8 +27,8 @@ def _check_upgrade_matches_models(app):
         db.engine.dispose()
 
 
-def test_upgrade_on_sqlite_then_no_pending_changes(make_test_app, tmp_path):
-    app = make_test_app("sqlite:///" + str(tmp_path / "mig.sqlite3"))
+def test_upgrade_on_sqlite_then_no_pending_changes(make_app, tmp_path):
+    app = make_app("sqlite:///" + str(tmp_path / "mig.sqlite3"))
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": app.config["DATABASE_URL"], "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",
@@ -39,10 +39,10 @@ def test_upgrade_on_sqlite_then_no_pending_changes(make_test_app, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_upgrade_on_postgres_then_no_pending_changes(make_test_app, postgres_server, tmp_path):
+def test_upgrade_on_postgres_then_no_pending_changes(make_app, postgres_server, tmp_path):
     create_database(postgres_server.admin_url, "chatshop_migrations")
     url = postgres_server.url("chatshop_migrations")
-    app = make_test_app(url)
+    app = make_app(url)
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",

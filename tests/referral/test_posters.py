@@ -35,10 +35,9 @@ from referral.posters import (
     send_poster,
 )
 from referral.qrcodes import ensure_qr_code
-from tests.referral.test_qrcodes import make_distributor
-from tests.sandbox.test_oa_api import read_qr_modules
-from tests.support.factories import make_user
+from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
+from tests.support.sandbox import read_qr_modules
 from webapp.chat.outbound import note_user_interaction
 from webapp.extensions import db
 from webapp.models import Distributor, User

@@ -24,9 +24,9 @@ from referral.qrcodes import (
     ensure_qr_code,
     qr_image_url,
 )
-from tests.sandbox.test_oa_api import read_qr_modules
 from tests.support.factories import make_user
 from tests.support.live_server import LiveSandbox
+from tests.support.sandbox import read_qr_modules
 from webapp.errors import Conflict
 from webapp.extensions import db
 from webapp.models import AuditEntry, Distributor, Role, User
@@ -109,7 +109,7 @@ def test_the_image_url_is_wechats_in_production():
 @pytest.mark.parametrize("status", ["pending", "frozen", "revoked", "rejected"])
 def test_only_active_distributors_get_one(live_sandbox: LiveSandbox, monkeypatch, status):
     creates = count_creates(monkeypatch)
-    bob = make_distributor(status)
+    bob = make_distributor(status, with_role=True)
     with pytest.raises(NotActiveDistributor) as refused:
         ensure_qr_code(db.session, bob.id)
     assert isinstance(refused.value, Conflict)

@@ -8,8 +8,8 @@ from sqlalchemy import event, insert
 
 from referral.attribution import chain_snapshot
 from referral.tree import ancestors, direct_downline, is_above, team_stats, upline_chain
-from tests.referral.conftest import link, make_distributor, set_rules
-from tests.support.factories import make_user
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.referral import set_rules
 from webapp.extensions import db
 from webapp.models import (
     Distributor,

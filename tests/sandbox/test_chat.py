@@ -15,10 +15,10 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import ArticlesReply
 from wechatpy.utils import check_signature
 
-from tests.support.live_server import reserve_port, serve
+from tests.support.apps import served_app
+from tests.support.live_server import reserve_port
 from webapp.extensions import db
 from webapp.models import Role, User, UserRole
-from webapp.redis_conn import get_redis
 from webapp.sandbox import (
     create_consumer,
     sent_messages,
@@ -109,11 +109,11 @@ class Chat:
 
 
 @pytest.fixture
-def chat(make_test_app: Any) -> Iterator[Chat]:
+def chat(make_app: Any) -> Iterator[Chat]:
     """Sandbox app with an AES key, pushing to /test/fake-wechat instead of /wechat."""
     port = reserve_port()
     url = f"http://127.0.0.1:{port}"
-    app = make_test_app(
+    app = make_app(
         WECHAT_SANDBOX=True,
         PUBLIC_BASE_URL=url,
         WECHAT_ENCODING_AES_KEY=AES_KEY,
@@ -122,15 +122,8 @@ def chat(make_test_app: Any) -> Iterator[Chat]:
     )
     server = FakeAccountServer(token=app.config["WECHAT_TOKEN"], app_id=app.config["WECHAT_APP_ID"])
     app.add_url_rule("/test/fake-wechat", "fake_wechat", server.receive, methods=["POST"])
-    with app.app_context():
-        db.create_all()
-        get_redis().flushdb()
-    with serve(app, port) as served:
+    with served_app(app, port) as served:
         yield Chat(app=app, url=served, server=server)
-    with app.app_context():
-        get_redis().flushdb()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _texts(entries: list[dict[str, Any]]) -> list[str]:
@@ -281,7 +274,7 @@ def test_failures_show_wechats_unavailable_notice(chat: Chat) -> None:
 
 
 def test_template_send_is_followed_by_the_job_finish_event(chat: Chat) -> None:
-    from tests.sandbox.test_oa_api import SandboxWeChatClient
+    from tests.support.sandbox import SandboxWeChatClient
 
     openid = chat.consumer()
     chat.in_app(lambda: user_follows(openid))

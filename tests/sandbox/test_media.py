@@ -10,7 +10,7 @@ import requests
 from PIL import Image
 from wechatpy.exceptions import WeChatClientException
 
-from tests.sandbox.test_oa_api import Oa, oa  # noqa: F401  (the served sandbox)
+from tests.support.sandbox import Oa
 from webapp.sandbox import note_user_message, sent_messages, travel, uploaded_media
 from webapp.sandbox.oa_api import MEDIA_LIFETIME, MEDIA_RULES
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 from webapp.sandbox import PaymentRefused, notify_log, pay_order, signing, travel
 from webapp.sandbox.clock import BEIJING
 

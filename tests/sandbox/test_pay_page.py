@@ -8,7 +8,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 from webapp.sandbox import format_yuan, pay_page_url
 from webapp.sandbox.pay import safe_return_url
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 from webapp.sandbox import notify_log, pay_order, send_refund_notify, signing
 
 

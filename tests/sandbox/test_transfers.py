@@ -7,7 +7,7 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 from webapp.sandbox import signing
 from webapp.sandbox.pay import sandbox_transfers, script_transfers
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_layers import FORBIDDEN, _imports
+from tests.support.imports import FORBIDDEN, imported_modules
 from webapp import config_check
 from webapp.config import (
     DEV_SECRET_KEY,
@@ -192,6 +192,6 @@ def test_in_sandbox_mode_the_same_findings_are_not_fatal():
 
 def test_the_rules_import_no_framework():
     path = Path(config_check.__file__)
-    bad = {name for name in _imports(path) if any(name == f or name.startswith(f + ".")
+    bad = {name for name in imported_modules(path) if any(name == f or name.startswith(f + ".")
                                                   for f in FORBIDDEN)}
     assert not bad

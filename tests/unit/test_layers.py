@@ -1,30 +1,17 @@
 """Pure domain code imports no web, ORM, WeChat or queue framework."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import FORBIDDEN
+from tests.support.imports import imported_modules as _imports
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE_PACKAGES = ["webapp/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
                  "commissions/plans.py", "commissions/split.py", "commissions/money.py",
                  "commissions/prorata.py"]
-FORBIDDEN = ("flask", "flask_sqlalchemy", "flask_smorest", "sqlalchemy", "wechatpy", "rq",
-             "redis", "webapp.models", "webapp.services", "webapp.http", "webapp.extensions")
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
-
-
 def _pure_files() -> list[Path]:
     files: list[Path] = []
     for entry in PURE_PACKAGES:

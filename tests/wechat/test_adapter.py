@@ -8,7 +8,7 @@ from bots.wechat import Refused, check_query, parse_fields, read_message, render
 from bots.wechat.crypto import AesKeys, valid_aes_key
 from bots.wechat.replies import cdata
 from bots.wechat.signature import signature_matches
-from tests.wechat.support import (
+from tests.support.wechat_messages import (
     AES_KEY,
     APP_ID,
     BILLION_LAUGHS,

@@ -25,14 +25,11 @@ from sqlalchemy import func, select
 from bots.dialogue.keys import MENU_CART, MENU_HELP
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, TextReply
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-)
+from tests.support.db import fresh
+from tests.support.factories import place_order
 from tests.support.live_server import reserve_port
-from tests.wechat.support import (
+from tests.support.payments import install_fake_gateway, signed_pay_notify
+from tests.support.wechat_messages import (
     ACCOUNT,
     AES_KEY,
     APP_ID,
@@ -107,9 +104,9 @@ def own_redis() -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def outage_app(make_test_app: Any, own_redis: OwnRedis) -> Iterator[Flask]:
+def outage_app(make_app: Any, own_redis: OwnRedis) -> Iterator[Flask]:
     """The real storefront on SQLite and on ``own_redis``; plaintext and safe mode accepted."""
-    app = make_test_app(
+    app = make_app(
         REDIS_URL=own_redis.url,
         WECHAT_TOKEN=TOKEN,
         WECHAT_APP_ID=APP_ID,

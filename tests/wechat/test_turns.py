@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bots.messages import TextReply
-from tests.wechat.support import AES_KEY, event_xml, fields, open_reply, post, text_xml
+from tests.support.wechat_messages import AES_KEY, event_xml, fields, open_reply, post, text_xml
 from webapp.chat import dedupe
 from webapp.redis_conn import get_redis
 
@@ -167,7 +167,7 @@ def test_a_slow_failing_turn_apologises_later(short_deadline, storefront, outbou
 
 def test_the_real_storefront_answers_through_the_webhook(app):
     """No fakes: the webhook drives the storefront the other helpers built."""
-    from tests.wechat.support import APP_ID, TOKEN, message_xml
+    from tests.support.wechat_messages import APP_ID, TOKEN, message_xml
     from webapp.http import wechat
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID)

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bots.messages import ArticleReply, InboundKind, TextReply
-from tests.wechat.support import (
+from tests.support.wechat_messages import (
     ACCOUNT,
     AES_KEY,
     BILLION_LAUGHS,

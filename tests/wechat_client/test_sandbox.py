@@ -59,7 +59,7 @@ def test_eight_processes_share_one_sandbox_token(live_oa: LiveSandbox):
     assert oa.tokens_issued() == 1
 
 
-def test_a_token_replaced_elsewhere_is_renewed_once(make_test_app, live_oa: LiveSandbox):
+def test_a_token_replaced_elsewhere_is_renewed_once(make_app, live_oa: LiveSandbox):
     openid = _follower()
     client = wechat_client()
     assert client.access_token
@@ -151,9 +151,9 @@ def test_menu_show_prints_the_menu(live_oa: LiveSandbox):
     assert oa.current_menu() is None
 
 
-def test_menu_push_reports_a_refusal(make_test_app, live_oa: LiveSandbox):
+def test_menu_push_reports_a_refusal(make_app, live_oa: LiveSandbox):
     # Another app with a wrong secret, calling the served sandbox.
-    wrong = make_test_app(
+    wrong = make_app(
         WECHAT_API_BASE_URL=live_oa.app.config["WECHAT_API_BASE_URL"],
         WECHAT_APP_SECRET="not-the-secret",
     )

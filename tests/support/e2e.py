@@ -2,28 +2,14 @@
 from __future__ import annotations
 
 import re
-import signal
 
 import requests
 from flask import Flask
-from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Order
-from webapp.redis_conn import get_redis
 from webapp.sandbox import chat as sandbox_chat
-from workers.queues import QUEUE_NAMES
-
-
-def run_jobs() -> None:
-    """Run every queued RQ job in this process (the worker must not keep our signals)."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        SimpleWorker(list(QUEUE_NAMES), connection=get_redis()).work(burst=True)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def reply_text(exchange: sandbox_chat.Exchange) -> str:

@@ -1,4 +1,7 @@
-"""Driving money through the real services in tests: pay, refund, complete, settle, check."""
+"""Driving money through the real services in tests: refund, complete, settle, check the ledger.
+
+Paying is in ``tests.support.payments`` (``paid_order``).
+"""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,27 +10,13 @@ from commissions import ledger
 from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
-from tests.integration.test_payments_support import (
-    fresh,
-    place_order,
-    refund_notify,
-    signed_pay_notify,
-)
+from tests.support.payments import refund_notify
 from webapp.extensions import db
 from webapp.models import Order, OrderStatus, Refund, User
 from webapp.models.base import utcnow
-from webapp.services import payments, refunds
+from webapp.services import refunds
 from webapp.services.actors import Actor
 from webapp.services.orders import confirm_receipt
-
-
-def paid_order(app, buyer: User, *lines: tuple[int, int]) -> Order:
-    """A new order of (price, quantity) lines (supply cost = half the price), paid."""
-    order = place_order(*lines, buyer=buyer)
-    outcome = payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, order.number, order.total_fen))
-    assert outcome.applied
-    return fresh(Order, order.id)
 
 
 def refund(app, operator: Actor, order: Order, parts=None, reason="test") -> Refund:

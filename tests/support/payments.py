@@ -1,5 +1,8 @@
-"""Helpers shared by the payment and refund tests (this module holds no tests).
+"""Paying and refunding in tests the way WeChat Pay does it: signed notifies.
 
+``paid_order`` / ``pay_order`` are the one way a test gets a paid order: a
+signed notify through ``payments.apply_pay_notify``, so the payment row, the
+ledger entries and the attribution snapshot are made as in production.
 Notifies are built here exactly as WeChat Pay v2 sends them: signed with the
 merchant key (MD5 or HMAC-SHA256), refund details AES-encrypted in req_info.
 ``FakeGateway`` stands in for WeChat's outgoing API where a test needs a
@@ -15,14 +18,13 @@ from flask import Flask
 from sqlalchemy import select
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
-from tests.support.factories import make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
+from tests.support.factories import ADDRESS, place_order
 from webapp.extensions import db
 from webapp.models import Order, Supplier, User
 from webapp.payments.gateway import EXTENSION_KEY, GatewayError, PayGateway
-from webapp.services import checkout
+from webapp.services import payments
 
-ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
+__all__ = ["ADDRESS"]  # re-exported: the address every placed order ships to
 _tx = itertools.count(1)
 
 
@@ -202,34 +204,48 @@ def install_fake_gateway(app: Flask) -> FakeGateway:
     return fake  # type: ignore[return-value]
 
 
-def place_order(
-    *lines: tuple[int, int], suppliers: list[Supplier] | None = None, buyer: User | None = None,
-    stock: int = 10,
+def pay_order(app: Flask, order: Order | int | str, *, transaction_id: str | None = None) -> Order:
+    """Pay an unpaid order (the row, its id or its number) through a signed pay notify.
+
+    The notify goes through ``payments.apply_pay_notify`` as WeChat's would, so the
+    payment, its ledger entries and the attribution snapshot are all recorded.
+    ``transaction_id`` is WeChat's number of the payment (a fresh one by default).
+    Returns the order read afresh.
+    """
+    if isinstance(order, Order):
+        query = select(Order.id, Order.number, Order.total_fen).where(Order.id == order.id)
+    elif isinstance(order, int):
+        query = select(Order.id, Order.number, Order.total_fen).where(Order.id == order)
+    else:
+        query = select(Order.id, Order.number, Order.total_fen).where(Order.number == order)
+    db.session.expire_all()
+    order_id, number, total_fen = db.session.execute(query).one()
+    db.session.commit()
+    body = signed_pay_notify(app, number, total_fen, transaction_id)
+    outcome = payments.apply_pay_notify(db.session, body)
+    assert outcome.applied, outcome
+    db.session.expire_all()
+    paid = db.session.get(Order, order_id)
+    assert paid is not None
+    return paid
+
+
+def paid_order(
+    app: Flask,
+    buyer: User | None,
+    *lines: tuple[int, int],
+    suppliers: list[Supplier] | None = None,
+    shipping_fen: int = 0,
 ) -> Order:
-    """An unpaid order of (price_fen, quantity) lines, each from its own product/supplier."""
-    buyer = buyer or make_user()
-    items = []
-    for index, (price, quantity) in enumerate(lines):
-        supplier = suppliers[index] if suppliers else make_supplier()
-        _, sku = make_product(supplier, price_fen=price, supply_price_fen=price // 2, stock=stock)
-        items.append((sku.id, quantity))
-    order = checkout.checkout(db.session, buyer.id, items, ADDRESS)
-    db.session.commit()
-    return order
+    """A new order of (price_fen, quantity) lines (supply cost half the price), paid.
 
-
-def snapshot() -> dict[str, list[str]]:
-    """Every row of every table, read from the database (ends the read transaction)."""
-    db.session.expire_all()
-    rows = {
-        table.name: sorted(repr(tuple(row)) for row in db.session.execute(select(table)))
-        for table in db.metadata.sorted_tables
-    }
-    db.session.commit()
-    return rows
-
-
-def fresh(model: Any, ident: int) -> Any:
-    """A row re-read from the database."""
-    db.session.expire_all()
-    return db.session.get(model, ident)
+    ``buyer`` None makes a new consumer; ``shipping_fen`` is charged on top.
+    """
+    order = place_order(*lines, suppliers=suppliers, buyer=buyer)
+    if shipping_fen:
+        row = db.session.get(Order, order.id)
+        assert row is not None
+        row.shipping_fen = shipping_fen
+        row.total_fen += shipping_fen
+        db.session.commit()
+    return pay_order(app, order.id)

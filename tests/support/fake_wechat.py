@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from flask import Flask, Response, jsonify, request
 
 from tests.support.live_server import LiveServer
@@ -119,3 +120,10 @@ def serve_fake(**options: Any) -> Iterator[FakeWeChat]:
         yield fake
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_wechat() -> Iterator[FakeWeChat]:
+    """The fake WeChat official-account API, served on a free port."""
+    with serve_fake() as served:
+        yield served

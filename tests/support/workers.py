@@ -1,4 +1,4 @@
-"""Fixtures for the worker tests: run queued jobs in-process against the test Redis."""
+"""Running queued RQ jobs in the test process, against the test Redis."""
 from __future__ import annotations
 
 import signal
@@ -9,6 +9,16 @@ from rq import SimpleWorker
 
 from webapp.redis_conn import get_redis
 from workers.queues import QUEUE_NAMES
+
+
+def run_jobs() -> bool:
+    """Run every queued job once in this process; RQ's signal handlers are put back after."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return bool(SimpleWorker(list(QUEUE_NAMES), connection=get_redis()).work(burst=True))
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 @pytest.fixture
@@ -23,9 +33,4 @@ def keep_signal_handlers() -> Iterator[None]:
 @pytest.fixture
 def work_queues(keep_signal_handlers: None) -> Callable[[], bool]:
     """Run every queued job once, in this process and the current app context."""
-
-    def run() -> bool:
-        worker = SimpleWorker(list(QUEUE_NAMES), connection=get_redis())
-        return bool(worker.work(burst=True))
-
-    return run
+    return run_jobs

@@ -10,20 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from referral.domain.codes import new_invite_code
-from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
-
-
-def make_distributor(nickname: str, status: str = "active", *, openid: str | None = None) -> User:
-    """A user named ``nickname`` with a distributor record of ``status``."""
-    approved = status in ("active", "frozen", "revoked")
-    roles = (Role.CONSUMER, Role.DISTRIBUTOR) if approved else (Role.CONSUMER,)
-    user = make_user(*roles, openid=openid)
-    user.nickname = nickname
-    db.session.add(Distributor(user_id=user.id, status=status, invite_code=new_invite_code()))
-    db.session.commit()
-    return user
+from webapp.models import AuditEntry, Distributor, ReferralBinding, User
 
 
 def make_distributor_of(user_id: int, status: str = "active") -> str:

@@ -1,34 +1,13 @@
-"""Helpers for the referral tests: distributors and trees built straight in the database."""
+"""Referral test setup and readers: rules stored directly, bindings and audit rows read afresh."""
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import func, select
 
-from referral.domain.codes import new_invite_code
 from referral.settings import ReferralRules
-from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, Role, User
-
-
-def make_distributor(status: str = "active", *, upline: User | None = None,
-                     tier_id: int | None = None) -> User:
-    """A user with a distributor record (and the role when active), optionally bound."""
-    roles = (Role.CONSUMER, Role.DISTRIBUTOR) if status == "active" else (Role.CONSUMER,)
-    user = make_user(*roles)
-    db.session.add(Distributor(user_id=user.id, status=status, invite_code=new_invite_code(),
-                               tier_id=tier_id))
-    if upline is not None:
-        db.session.add(ReferralBinding(user_id=user.id, upline_id=upline.id, source="qr"))
-    db.session.commit()
-    return user
-
-
-def link(user: User, upline: User, **values: Any) -> None:
-    """Bind ``user`` under ``upline`` directly (test setup, no rules)."""
-    db.session.add(ReferralBinding(user_id=user.id, upline_id=upline.id, source="qr", **values))
-    db.session.commit()
+from webapp.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, User
 
 
 def set_rules(**values: Any) -> None:
@@ -57,3 +36,30 @@ def audit_count(action: str, user: User | None = None) -> int:
     if user is not None:
         query = query.where(AuditEntry.subject_id == str(user.id))
     return int(db.session.scalar(query) or 0)
+
+
+def audit_rows(action: str, subject: User | None = None) -> list[AuditEntry]:
+    """Audit rows of ``action`` (about ``subject``), oldest first."""
+    query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    if subject is not None:
+        query = query.where(AuditEntry.subject_type == "user",
+                            AuditEntry.subject_id == str(subject.id))
+    rows = list(db.session.scalars(query))
+    db.session.commit()
+    return rows
+
+
+def invite_code(user: User) -> str:
+    """The invite code of ``user``'s distributor record."""
+    record = db.session.get(Distributor, user.id)
+    assert record is not None
+    code = record.invite_code
+    db.session.commit()
+    return code
+
+
+def count(model: Any) -> int:
+    """Rows in ``model``'s table."""
+    total = int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+    db.session.commit()
+    return total
