@@ -221,9 +221,8 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     """Labels of the statements ``apply_pay_notify`` issues to record one paid order."""
     from sqlalchemy import func, select
 
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
-    from tests.referral.conftest import link, make_distributor
-    from tests.support.factories import make_user
+    from tests.support.factories import link, make_distributor, make_user, place_order
+    from tests.support.payments import signed_pay_notify
     from webapp.extensions import db
     from webapp.models import CommissionLine
     from webapp.services import payments
@@ -255,8 +254,8 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
 
 def _count_statements(app: Any) -> tuple[list[str], list[str]]:
     from commissions.plan_store import save_plan
-    from tests.integration.test_payments_support import install_fake_gateway
     from tests.support.factories import make_user
+    from tests.support.payments import install_fake_gateway
     from webapp.extensions import db
     from webapp.models import ReferralSettings, Role
     from webapp.services.actors import Actor

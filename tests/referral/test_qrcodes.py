@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from referral.domain.codes import new_invite_code, scene_for
+from referral.domain.codes import scene_for
 from referral.qrcodes import (
     CREATED_ACTION,
     PERMANENT_FULL_KEY,
@@ -24,24 +24,16 @@ from referral.qrcodes import (
     ensure_qr_code,
     qr_image_url,
 )
-from tests.support.factories import make_user
+from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
 from tests.support.sandbox import read_qr_modules
 from webapp.errors import Conflict
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, Role, User
+from webapp.models import AuditEntry, Distributor
 from webapp.redis_conn import get_redis
 from webapp.sandbox import oa_api, qr_codes
 from webapp.sandbox.oa_api import ApiError
 from webapp.sandbox.qr_png import qr_matrix
-
-
-def make_distributor(status: str = "active") -> User:
-    """A user with a distributor record in ``status``."""
-    user = make_user(Role.CONSUMER, Role.DISTRIBUTOR)
-    db.session.add(Distributor(user_id=user.id, status=status, invite_code=new_invite_code()))
-    db.session.commit()
-    return user
 
 
 def _idle() -> None:
