@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
+from flask import Flask
+
 from tests.hostile.support import (
     INJECTIONS,
     LONE_SURROGATE,
@@ -58,13 +60,18 @@ BAD_INT_QUERY = {"negative": "-1", "2**63": str(2**63), "10**30": str(10**30), "
 
 
 @lru_cache(maxsize=1)
-def openapi() -> dict[str, Any]:
-    """The OpenAPI document of an app built only to read it (no database, no Redis)."""
+def reader_app() -> Flask:
+    """An app built only to read its routes and OpenAPI document (no database, no Redis)."""
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://",
-                      "REDIS_URL": "redis://unused", "SECRET_KEY": "openapi-reader"})
-    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    return create_app({"TESTING": True, "DATABASE_URL": "sqlite://",
+                       "REDIS_URL": "redis://unused", "SECRET_KEY": "openapi-reader"})
+
+
+@lru_cache(maxsize=1)
+def openapi() -> dict[str, Any]:
+    """The app's OpenAPI document."""
+    document = reader_app().test_client().get("/api/v1/openapi.json").get_json()
     assert document and document.get("paths"), "no OpenAPI document"
     return document  # type: ignore[no-any-return]
 
@@ -365,9 +372,28 @@ def api_cases() -> list[Case]:
     return cases
 
 
+def request_schemas() -> list[type[Any]]:
+    """The marshmallow schema class of every request body and query string the API loads
+    (read from the views' ``@blp.arguments``, so a new endpoint's schemas come with it)."""
+    found: dict[str, type[Any]] = {}
+    for view in reader_app().view_functions.values():
+        view_class = getattr(view, "view_class", None)
+        candidates = [view] + [getattr(view_class, m) for m in METHODS
+                               if view_class is not None and hasattr(view_class, m)]
+        for func in candidates:
+            while func is not None:
+                doc = getattr(func, "_apidoc", None) or {}
+                for param in doc.get("arguments", {}).get("parameters", []):
+                    schema = param["schema"]
+                    cls = schema if isinstance(schema, type) else type(schema)
+                    found[f"{cls.__module__}.{cls.__name__}"] = cls
+                func = getattr(func, "__wrapped__", None)
+    return [found[key] for key in sorted(found)]
+
+
 def cases() -> list[Case]:
     """Every REST API case."""
     return api_cases()
 
 
-__all__ = ["api_cases", "cases", "openapi", "operations", "role_of"]
+__all__ = ["api_cases", "cases", "openapi", "operations", "request_schemas", "role_of"]
