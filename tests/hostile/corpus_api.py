@@ -178,6 +178,7 @@ def _example(schema: dict[str, Any], name: str = "") -> Any:
 EXAMPLES: dict[str, dict[str, Any]] = {
     "/api/v1/orders": {"items": [{"sku_id": {"$id": "sku"}, "quantity": 1}],
                        "address_id": {"$id": "address"}},
+    "/api/v1/operator/commission-plan/versions": {"rules": {"rates_bp": [1000, 500]}},
 }
 
 
@@ -246,6 +247,10 @@ def _bad_values(schema: dict[str, Any]) -> dict[str, Any]:
             bad["too-many"] = [_example(schema.get("items", {}))] * (schema["maxItems"] + 1)
     elif kind == "object" or "properties" in schema:
         bad.update({"list": [], "string": "x"})
+    elif kind is None:  # an untyped (free-form) value checked by the service: try everything
+        bad.update({"2**63": 2**63, "10**30": 10**30, "negative": -1, "float": 1.5,
+                    "sql": INJECTIONS["sql"], "lone-surrogate": LONE_SURROGATE,
+                    "junk-list": [None, {}, "x"]})
     return bad
 
 
@@ -255,6 +260,8 @@ def _property_paths(schema: dict[str, Any], prefix: tuple[Any, ...] = (),
     schema = _schema(schema)
     for key, prop in schema.get("properties", {}).items():
         prop = _schema(prop)
+        if prop.get("description") == "ignored":
+            continue  # documented as ignored (e.g. a client's own idea of a price): no refusal due
         where = (*prefix, key)
         yield where, prop
         if depth < 2:
