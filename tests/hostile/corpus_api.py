@@ -65,7 +65,8 @@ def reader_app() -> Flask:
     from webapp import create_app
 
     return create_app({"TESTING": True, "DATABASE_URL": "sqlite://",
-                       "REDIS_URL": "redis://unused", "SECRET_KEY": "openapi-reader"})
+                       "REDIS_URL": "redis://unused",
+                       "SECRET_KEY": "openapi-reader-" + "x" * 32})
 
 
 @lru_cache(maxsize=1)
