@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 CODE := webapp bots referral commissions workers
 # Every bench/*.py except helpers is a benchmark printing a last line `RESULT key=value ...`.
 BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py bench/echo_bare_app.py bench/echo_werobot_app.py bench/support.py,$(wildcard bench/*.py))
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install ChatShop with its dev tools
 
 demo: install ## run the demo shop: web, worker, embedded Redis and the WeChat sandbox
-	$(BIN)/chatshop demo
+	$(BIN)/chatshop demo $(DEMO_ARGS)
 
 services: ## make sure PostgreSQL's server programs are present for the tests
 	@bash scripts/ensure-test-services.sh

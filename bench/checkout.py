@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.support import (  # noqa: E402
     http_request,
+    production_settings,
     reserve_port,
     start_gunicorn,
     stop_process,
@@ -144,8 +145,8 @@ def main() -> None:
         env = dict(os.environ)
         env.update({
             "DATABASE_URL": url, "REDIS_URL": f"unix://{redis_handle.socket_file}",
-            "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"), "WECHAT_SANDBOX": "0",
-            "SECRET_KEY": "bench",
+            "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"),
+            **production_settings(tmp),
         })
         subprocess.run([str(BIN / "chatshop"), "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        capture_output=True)

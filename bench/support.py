@@ -3,6 +3,7 @@ migrated throw-away PostgreSQL to bulk-load."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,29 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GUNICORN_WORKERS = 2  # sync workers: the same for ChatShop and every floor it is compared with
 
-__all__ = ["BenchDatabase", "captured_sql", "http_request", "migrated_postgres", "reserve_port",
-           "run_load_steps", "start_gunicorn", "stop_process", "wait_until_serving"]
+__all__ = ["BenchDatabase", "captured_sql", "http_request", "migrated_postgres",
+           "production_settings", "reserve_port", "run_load_steps", "start_gunicorn",
+           "stop_process", "wait_until_serving"]
+
+
+def production_settings(folder: str) -> dict[str, str]:
+    """Settings that pass the production checks (webapp.config_check), so a benchmark
+    measures the app as deployed (sandbox off): fresh random secrets, an https public
+    address, and placeholder merchant certificate files in ``folder`` (never used: the
+    benchmarks make no refund or payout call)."""
+    cert = os.path.join(folder, "apiclient_cert.pem")
+    key = os.path.join(folder, "apiclient_key.pem")
+    for path in (cert, key):
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write("placeholder\n")
+    return {
+        "WECHAT_SANDBOX": "0", "SECRET_KEY": secrets.token_urlsafe(48),
+        "WECHAT_TOKEN": secrets.token_hex(8), "WECHAT_APP_ID": "wxbench" + secrets.token_hex(5),
+        "WECHAT_APP_SECRET": secrets.token_hex(16),
+        "WECHAT_MCH_ID": "16" + f"{secrets.randbelow(10**8):08d}",
+        "WECHAT_PAY_API_KEY": secrets.token_hex(16), "WECHAT_PAY_CERT_PATH": cert,
+        "WECHAT_PAY_KEY_PATH": key, "PUBLIC_BASE_URL": "https://bench.chatshop.invalid",
+    }
 
 
 def http_request(
@@ -95,7 +117,7 @@ def migrated_postgres(name: str = "chatshop_bench") -> Iterator[BenchDatabase]:
         env = dict(os.environ)
         env.update({
             "DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": os.path.join(tmp, "instance"),
-            "WECHAT_SANDBOX": "0", "SECRET_KEY": "bench",
+            **production_settings(tmp),
             # Bulk-loaded benchmarks use no Redis; connections are lazy, so none is started.
             "REDIS_URL": "redis://127.0.0.1:9/0",
         })

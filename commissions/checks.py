@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, false, func, or_, select, union_all
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
 from commissions.earnings import OWN_KINDS, is_payout_entry
+from webapp.domain.order_rules import stuck_states
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -21,7 +23,9 @@ from webapp.models import (
     LedgerTransaction,
     LineSplit,
     Order,
+    OrderLine,
     OrderStatus,
+    Shipment,
     SupplierSettlement,
     SupplierSettlementItem,
     Withdrawal,
@@ -225,6 +229,85 @@ def settlement_batches_add_up(session: DbSession) -> list[str]:
                for lid, settled, fen in lines])
 
 
+def _can_never_complete() -> ColumnElement[bool]:
+    """SQL: an order not completed whose (status, shipped) no move of the table completes."""
+    stuck = [and_(Order.status == status,
+                  Order.shipped_at.is_not(None) if shipped else Order.shipped_at.is_(None))
+             for status, shipped in stuck_states()]
+    return and_(Order.completed_at.is_(None), or_(false(), *stuck))
+
+
+def stranded_orders(session: DbSession) -> list[str]:
+    """No order holds pending commission or supplier payables it can never release.
+
+    Such money only moves on once its order completes (commission matures, supply
+    cost goes into a batch). Reported: orders that are not completed and whose
+    status and milestones let no transition of ``webapp.domain.order_rules`` reach
+    completed, yet still hold pending commission or unbatched supply cost; and
+    completed orders whose pending commission never got a maturity date; and partly
+    refunded orders waiting for a shipment nobody owes any more.
+    """
+    pending = (
+        select(CommissionLine.order_id.label("oid"),
+               func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen).label("fen"))
+        .where(CommissionLine.kind == "commission",
+               CommissionLine.status == CommissionStatus.PENDING)
+        .group_by(CommissionLine.order_id)
+        .having(func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen) != 0)
+        .subquery()
+    )
+    net = LineSplit.supplier_fen - LineSplit.reversed_supplier_fen - LineSplit.supplier_settled_fen
+    owed = (
+        select(LineSplit.order_id.label("oid"), func.sum(net).label("fen"))
+        .group_by(LineSplit.order_id).having(func.sum(net) != 0)
+        .subquery()
+    )
+    stuck = session.execute(
+        select(Order.number, Order.status, Order.shipped_at.is_not(None),
+               func.coalesce(pending.c.fen, 0), func.coalesce(owed.c.fen, 0))
+        .outerjoin(pending, pending.c.oid == Order.id)
+        .outerjoin(owed, owed.c.oid == Order.id)
+        .where(_can_never_complete(),
+               or_(pending.c.fen.is_not(None), owed.c.fen.is_not(None)))
+        .order_by(Order.id)
+    ).all()
+    unmatured = session.execute(
+        select(Order.number, func.sum(CommissionLine.amount_fen - CommissionLine.reversed_fen))
+        .join(CommissionLine, CommissionLine.order_id == Order.id)
+        .where(Order.completed_at.is_not(None), CommissionLine.kind == "commission",
+               CommissionLine.status == CommissionStatus.PENDING,
+               CommissionLine.matures_at.is_(None))
+        .group_by(Order.id, Order.number)
+        .order_by(Order.id)
+    ).all()
+    # Not shipped, yet every supplier with goods left has shipped (the others were refunded
+    # in full): nobody will ship it, so it never completes. Refunds now mark such an
+    # order shipped; this finds any left from before.
+    left_to_ship = (
+        select(OrderLine.id)
+        .where(OrderLine.order_id == Order.id, OrderLine.refunded_quantity < OrderLine.quantity,
+               ~OrderLine.supplier_id.in_(select(Shipment.supplier_id)
+                                          .where(Shipment.order_id == Order.id)))
+    )
+    unshippable = session.execute(
+        select(Order.number)
+        .where(Order.status == OrderStatus.PARTIALLY_REFUNDED, Order.shipped_at.is_(None),
+               select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+               ~left_to_ship.exists(),
+               or_(select(pending.c.oid).where(pending.c.oid == Order.id).exists(),
+                   select(owed.c.oid).where(owed.c.oid == Order.id).exists()))
+        .order_by(Order.id)
+    ).scalars().all()
+    return ([f"order {number} ({status}{', shipped' if shipped else ''}): {fen} fen of "
+             f"commission pending and {supply} fen owed to suppliers, but no transition "
+             f"can complete it" for number, status, shipped, fen, supply in stuck]
+            + [f"order {number} completed: {fen} fen of pending commission has no maturity "
+               f"date, so settlement never takes it" for number, fen in unmatured]
+            + [f"order {number} (partially_refunded): every supplier with goods left has "
+               f"shipped but the order is not marked shipped, so it cannot complete"
+               for number in unshippable])
+
+
 CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
     "transactions balance": unbalanced_transactions,
     "balances equal their entries": balances_match_entries,
@@ -234,6 +317,7 @@ CHECKS: dict[str, Callable[[DbSession], list[str]]] = {
     "paid orders are booked exactly": paid_orders_are_booked,
     "supplier payables agree": supplier_payables_match,
     "settlement batches add up": settlement_batches_add_up,
+    "no money stranded on orders that cannot complete": stranded_orders,
 }
 
 

@@ -125,7 +125,8 @@ def reconcile_withdrawals(session: DbSession, gateway: PayGateway, *,
 
     Takes withdrawals ``submitted`` longer than ``older_than_minutes`` ago (an
     unknown outcome: query) and ones ``approved`` that long ago whose job never
-    ran (a lost enqueue: pay now, with the same number).
+    ran (a lost enqueue: pay now, with the same number). A withdrawal whose
+    handling raises is logged with its id and skipped; the others go on.
     """
     cutoff = utcnow() - timedelta(minutes=older_than_minutes)
     rows = session.execute(
@@ -138,10 +139,15 @@ def reconcile_withdrawals(session: DbSession, gateway: PayGateway, *,
     session.rollback()
     settled = 0
     for withdrawal_id, status in rows:
-        if status == S.APPROVED:
-            outcome = pay_withdrawal(session, gateway, withdrawal_id)
-        else:
-            outcome = settle_from_query(session, gateway, withdrawal_id)
+        try:
+            if status == S.APPROVED:
+                outcome = pay_withdrawal(session, gateway, withdrawal_id)
+            else:
+                outcome = settle_from_query(session, gateway, withdrawal_id)
+        except Exception:  # noqa: BLE001 - one bad withdrawal must not stop the others
+            session.rollback()
+            log.exception("reconciling withdrawal %s failed; skipped", withdrawal_id)
+            continue
         settled += outcome in (SUCCEEDED, FAILED)
     return settled
 

@@ -5,6 +5,7 @@ paid from then on; paid orders keep the version they were split by.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +13,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from commissions.bounds import MAX_RETURN_WINDOW_DAYS, is_whole
 from commissions.plans import PlanError, PlanVersion
 from webapp.errors import Conflict, InvalidInput
 from webapp.models import CommissionPlanVersion, Role
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
 from webapp.services.uow import DbSession, unit_of_work
+
+log = logging.getLogger(__name__)
 
 # Until an operator saves a plan: 10 % and 5 % of the margin on two levels.
 DEFAULT_PLAN = PlanVersion((1000, 500))
@@ -77,6 +81,22 @@ def plan_from_rules(rules: Mapping[str, Any]) -> PlanVersion:
         raise PlanError([str(exc)]) from None
 
 
+def stored_plan(version_id: int, rules: Mapping[str, Any]) -> PlanVersion:
+    """The plan of a saved version, as the money paths read it.
+
+    Versions saved before the return window had an upper bound may hold any whole
+    number of days there. Such a window is read as the longest one allowed, so no
+    date computed from it can overflow and a pay notify or a receipt confirmation
+    never fails on an old version; saving a new version still refuses it.
+    """
+    window = rules.get("return_window_days")
+    if is_whole(window) and window > MAX_RETURN_WINDOW_DAYS:
+        log.warning("plan version %s: return window of %s days read as %s", version_id,
+                    window if window.bit_length() <= 64 else "(huge)", MAX_RETURN_WINDOW_DAYS)
+        rules = {**rules, "return_window_days": MAX_RETURN_WINDOW_DAYS}
+    return plan_from_rules(rules)
+
+
 def active_plan(session: DbSession) -> ActivePlan:
     """The newest saved version, or the built-in default when none was saved."""
     row = session.scalar(
@@ -84,7 +104,7 @@ def active_plan(session: DbSession) -> ActivePlan:
     )
     if row is None:
         return ActivePlan(None, 0, DEFAULT_PLAN)
-    return ActivePlan(row.id, row.version, plan_from_rules(row.rules))
+    return ActivePlan(row.id, row.version, stored_plan(row.id, row.rules))
 
 
 def plan_version(session: DbSession, version_id: int | None) -> PlanVersion:
@@ -94,7 +114,7 @@ def plan_version(session: DbSession, version_id: int | None) -> PlanVersion:
     row = session.get(CommissionPlanVersion, version_id)
     if row is None:
         raise InvalidInput(f"no plan version {version_id}")
-    return plan_from_rules(row.rules)
+    return stored_plan(row.id, row.rules)
 
 
 def save_plan(

@@ -36,23 +36,29 @@ Rules (where issue 5 is silent, these are the decisions):
   it pays nobody (the money stays with the platform) and the other members keep
   their levels and rates. Skipping would move a deeper ancestor into a paid
   level, which the compliance limit on levels is meant to prevent.
-- **Return window** (``return_window_days``, integer ≥ 0, default 7, China's
+- **Return window** (``return_window_days``, integer 0..365, default 7, China's
   seven-day no-reason return): how long after completion commission stays
-  pending before settlement may make it available.
+  pending before settlement may make it available. The upper bound keeps every
+  date computed from it (``completed_at + window``) far inside what a datetime
+  can hold.
+- Ids in the override tables are row ids (1..2**31 - 1); tier codes are text
+  of 1..32 characters (``commissions.bounds`` holds every limit).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from commissions.bounds import MAX_ID, MAX_LEVELS, MAX_RETURN_WINDOW_DAYS, text_problem
 from commissions.money import FULL_RATE_BP, is_int
 
 BASE_PAID = "paid"
 BASE_MARGIN = "margin"
 BASES = (BASE_PAID, BASE_MARGIN)
 DEFAULT_LEVELS = 2
-MAX_LEVELS = 3
 DEFAULT_RETURN_WINDOW_DAYS = 7
+
+MAX_TIER_CODE = 32  # the tier code column's length
 
 Rates = tuple[int, ...]
 
@@ -131,21 +137,22 @@ def _problems(plan: PlanVersion) -> list[str]:
     problems: list[str] = []
     levels_ok = is_int(plan.levels) and 1 <= plan.levels <= MAX_LEVELS
     if not levels_ok:
-        problems.append(f"levels must be 1, 2 or 3 (got {plan.levels!r})")
+        problems.append(f"levels must be 1, 2 or 3 (got {_shown(plan.levels)})")
     for flag in ("three_levels_acknowledged", "self_purchase_earns"):
         if not isinstance(getattr(plan, flag), bool):
-            problems.append(f"{flag} must be true or false (got {getattr(plan, flag)!r})")
+            problems.append(f"{flag} must be true or false (got {_shown(getattr(plan, flag))})")
     if levels_ok and plan.levels == MAX_LEVELS and plan.three_levels_acknowledged is not True:
         problems.append("3 levels are allowed only with three_levels_acknowledged set "
                         "(compliance guardrail: 2 by default, 3 at most)")
     if plan.base not in BASES:
-        problems.append(f"base must be 'paid' or 'margin' (got {plan.base!r})")
+        problems.append(f"base must be 'paid' or 'margin' (got {_shown(plan.base)})")
     if not (is_int(plan.cap_bp) and 0 <= plan.cap_bp <= FULL_RATE_BP):
         problems.append(f"cap_bp must be a whole number of basis points from 0 to "
-                        f"{FULL_RATE_BP} (got {plan.cap_bp!r})")
-    if not (is_int(plan.return_window_days) and plan.return_window_days >= 0):
-        problems.append(f"return_window_days must be a whole number of days, 0 or more "
-                        f"(got {plan.return_window_days!r})")
+                        f"{FULL_RATE_BP} (got {_shown(plan.cap_bp)})")
+    if not (is_int(plan.return_window_days)
+            and 0 <= plan.return_window_days <= MAX_RETURN_WINDOW_DAYS):
+        problems.append(f"return_window_days must be a whole number of days from 0 to "
+                        f"{MAX_RETURN_WINDOW_DAYS} (got {_shown(plan.return_window_days)})")
     levels = plan.levels if levels_ok else None
     problems += _rates_problems("rates_bp", plan.rates_bp, levels)
     problems += _table_problems("category_rates_bp", plan.category_rates_bp, levels, "category")
@@ -162,28 +169,41 @@ def _problems(plan: PlanVersion) -> list[str]:
 
 def _rates_problems(name: str, rates: object, levels: int | None) -> list[str]:
     if not isinstance(rates, tuple):
-        return [f"{name} must be a list of rates in basis points, one per level (got {rates!r})"]
+        return [f"{name} must be a list of rates in basis points, one per level "
+                f"(got {_shown(rates)})"]
     problems: list[str] = []
     if levels is not None and len(rates) != levels:
         problems.append(f"{name} must have one rate per level: {levels} (got {len(rates)})")
     for index, rate in enumerate(rates):
         if not (is_int(rate) and 0 <= rate <= FULL_RATE_BP):
             problems.append(f"{name} level {index + 1}: a rate must be a whole number of basis "
-                            f"points from 0 to {FULL_RATE_BP} (got {rate!r})")
+                            f"points from 0 to {FULL_RATE_BP} (got {_shown(rate)})")
     return problems
+
+
+def _shown(value: object) -> str:
+    # Problems are shown to the caller: a huge number or text is cut short, and text
+    # that cannot be encoded is shown escaped, so the message itself is always safe.
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a number too large"  # repr() of a huge int is slow, or refused outright
+    text = ascii(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _table_problems(name: str, table: object, levels: int | None, kind: str) -> list[str]:
     if not isinstance(table, Mapping):
-        return [f"{name} must map a {kind} to its rates (got {table!r})"]
+        return [f"{name} must map a {kind} to its rates (got {_shown(table)})"]
     problems: list[str] = []
     for key, rates in table.items():
         if kind == "tier":
-            if not (isinstance(key, str) and key.strip()):
-                problems.append(f"{name}: a tier code must be a non-empty text (got {key!r})")
-        elif not (is_int(key) and key > 0):
-            problems.append(f"{name}: a {kind} id must be a positive whole number (got {key!r})")
-        problems += _rates_problems(f"{name}[{key!r}]", rates, levels)
+            if not (isinstance(key, str) and key.strip() and len(key) <= MAX_TIER_CODE
+                    and text_problem(key) is None):
+                problems.append(f"{name}: a tier code must be a non-empty text of at most "
+                                f"{MAX_TIER_CODE} characters (got {_shown(key)})")
+        elif not (is_int(key) and 0 < key <= MAX_ID):
+            problems.append(f"{name}: a {kind} id must be a positive whole number, at most "
+                            f"{MAX_ID} (got {_shown(key)})")
+        problems += _rates_problems(f"{name}[{_shown(key)}]", rates, levels)
     return problems
 
 

@@ -20,8 +20,6 @@ amount twice, as yuan text made from the fen with integer arithmetic and as fen.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -31,6 +29,7 @@ from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.csv_export import csv_text, safe_cell
 from commissions.money import format_yuan
 from webapp.models import (
     CommissionLine,
@@ -283,9 +282,6 @@ def supplier_payables(session: DbSession, period: Period) -> list[SupplierPayabl
 
 # -- CSV ---------------------------------------------------------------------------------
 
-# A cell starting with one of these is run as a formula by spreadsheet programs;
-# nicknames and supplier names are typed by outsiders.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 
@@ -303,14 +299,8 @@ def csv_columns(kind: type[Any]) -> list[str]:
 def _cell(name: str, value: Any) -> list[str]:
     if name.endswith("_fen"):
         return [format_yuan(value), str(value)]
-    if value is None:
-        return [""]
-    if isinstance(value, datetime):
-        return [value.isoformat()]
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_STARTS):
-        text = "'" + text
-    return [text]
+    # Nicknames and supplier names are typed by outsiders: safe_cell neutralises formulas.
+    return [safe_cell(value)]
 
 
 def to_csv(kind: type[Any], rows: Iterable[Any], *, prefix: Sequence[tuple[str, Any]] = ()) -> str:
@@ -318,11 +308,8 @@ def to_csv(kind: type[Any], rows: Iterable[Any], *, prefix: Sequence[tuple[str, 
 
     ``prefix`` puts the same leading columns on every row (e.g. the period).
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([name for name, _ in prefix] + csv_columns(kind))
     lead = [cell for name, value in prefix for cell in _cell(name, value)]
-    for row in rows:
-        writer.writerow(lead + [cell for item in fields(kind)
-                                for cell in _cell(item.name, getattr(row, item.name))])
-    return out.getvalue()
+    return csv_text([name for name, _ in prefix] + csv_columns(kind), (
+        lead + [cell for item in fields(kind) for cell in _cell(item.name, getattr(row, item.name))]
+        for row in rows
+    ))

@@ -10,12 +10,13 @@ update the balances from those entries.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from webapp.domain.order_rules import matures_at
 from webapp.models import (
     CommissionLine,
     CommissionStatus,
@@ -30,19 +31,22 @@ DEFAULT_BATCH = 50_000
 
 
 def start_return_window(session: DbSession, order_id: int, completed_at: datetime) -> None:
-    """An order completed: its pending commission matures after the return window."""
+    """An order completed: its pending commission matures after the return window.
+    """
     windows = session.scalars(
         select(CommissionLine.return_window_days).distinct()
         .where(CommissionLine.order_id == order_id,
                CommissionLine.status == CommissionStatus.PENDING)
     ).all()
     for days in windows:
+        # Lines written under a version saved before the window was bounded may hold
+        # any number of days: matures_at reads those as the longest window allowed.
         session.execute(
             update(CommissionLine)
             .where(CommissionLine.order_id == order_id,
                    CommissionLine.status == CommissionStatus.PENDING,
                    CommissionLine.return_window_days == days)
-            .values(matures_at=completed_at + timedelta(days=days))
+            .values(matures_at=matures_at(completed_at, days))
             .execution_options(synchronize_session=False)
         )
 

@@ -14,22 +14,24 @@ amount the operator pays. See docs/commissions.md, "Supplier settlement".
 """
 from __future__ import annotations
 
-import csv
-import io
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, false, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import plan_version
+from commissions.plans import PlanError
+from webapp.domain.order_rules import window_start
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import (
     LineSplit,
@@ -45,6 +47,8 @@ from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
 from webapp.services.uow import DbSession, unit_of_work
+
+log = logging.getLogger(__name__)
 
 OPEN = "open"
 PAID = "paid"
@@ -75,14 +79,22 @@ def _matured(session: DbSession, now: datetime) -> ColumnElement[bool] | None:
     # often than their return window changes.
     by_window: dict[int, list[int | None]] = defaultdict(list)
     for version_id in versions:
-        by_window[plan_version(session, version_id).return_window_days].append(version_id)
+        try:
+            days = plan_version(session, version_id).return_window_days
+        except (PlanError, InvalidInput) as exc:
+            # A stored version that no longer loads: its lines wait, the others settle.
+            log.error("plan version %s cannot be read (%s); its lines are not settled",
+                      version_id, exc)
+            continue
+        by_window[days].append(version_id)
     terms = []
     for days, ids in sorted(by_window.items()):
         known = [i for i in ids if i is not None]
+        start = window_start(now, days)
         version = or_(LineSplit.plan_version_id.in_(known),
                       *([LineSplit.plan_version_id.is_(None)] if None in ids else []))
-        terms.append(and_(version, Order.completed_at <= now - timedelta(days=days)))
-    return or_(*terms)
+        terms.append(and_(version, Order.completed_at <= start))
+    return or_(false(), *terms)
 
 
 def open_settlements(
@@ -305,12 +317,6 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def _text(value: str) -> str:
-    # Spreadsheets run a cell starting with one of these as a formula; product titles
-    # come from suppliers, so neutralise them for whoever opens the file.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 STATEMENT_HEADER = (
     "order number", "paid at (UTC)", "completed at (UTC)", "product", "SKU", "quantity",
     "unit supply price", "supply cost", "refunded supply share", "earlier batches",
@@ -325,13 +331,12 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     (another supplier's is NotFound); anyone else is Forbidden.
     """
     batch, lines = statement_lines(session, actor, settlement_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(STATEMENT_HEADER)
+    # Product titles and SKU names come from suppliers: csv_text neutralises formulas.
+    rows: list[Sequence[object]] = []
     for line in lines:
-        writer.writerow((
-            _text(line.order_number), _time(line.paid_at), _time(line.completed_at),
-            _text(line.title), _text(line.sku), line.quantity,
+        rows.append((
+            line.order_number, _time(line.paid_at), _time(line.completed_at),
+            line.title, line.sku, line.quantity,
             format_yuan(line.unit_supply_price_fen),
             format_yuan(line.supply_cost_fen), format_yuan(line.refunded_supply_fen),
             format_yuan(line.earlier_batches_fen), format_yuan(line.amount_fen),
@@ -346,6 +351,6 @@ def statement_csv(session: DbSession, actor: Actor, settlement_id: int) -> str:
     if totals[-1] != batch.amount_fen:
         raise RuntimeError(f"settlement {batch.id}: items add up to {totals[-1]} fen, "
                            f"the batch says {batch.amount_fen} fen")
-    writer.writerow(("total", "", "", "", "", sum(line.quantity for line in lines), "",
-                     *(format_yuan(fen) for fen in totals)))
-    return out.getvalue()
+    rows.append(("total", "", "", "", "", sum(line.quantity for line in lines), "",
+                 *(format_yuan(fen) for fen in totals)))
+    return csv_text(STATEMENT_HEADER, rows)

@@ -22,8 +22,6 @@ payment to the distributor's change, ``commissions.payouts``) or ``manual``
 """
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 
 from commissions import ledger
+from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from referral.domain.rules import DistributorStatus
@@ -366,11 +365,9 @@ def bank_export_csv(session: DbSession, actor: Actor) -> str:
         .where(Withdrawal.channel == MANUAL, Withdrawal.status == S.APPROVED)
         .order_by(Withdrawal.id)
     ).all()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(BANK_EXPORT_HEADER)
-    for withdrawal, nickname in rows:
-        writer.writerow([withdrawal.number, withdrawal.distributor_id, nickname,
-                         format_yuan(withdrawal.amount_fen), withdrawal.requested_at.isoformat(),
-                         withdrawal.decided_at.isoformat() if withdrawal.decided_at else ""])
-    return out.getvalue()
+    # Nicknames are typed by the distributors themselves: csv_text neutralises formulas.
+    return csv_text(BANK_EXPORT_HEADER, (
+        [withdrawal.number, withdrawal.distributor_id, nickname,
+         format_yuan(withdrawal.amount_fen), withdrawal.requested_at, withdrawal.decided_at]
+        for withdrawal, nickname in rows
+    ))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from commissions.bounds import MAX_TIER_RANK, text_problem, within
 from referral.domain.codes import new_invite_code, normalise_invite_code
 from referral.domain.guardrails import GuardrailError, check_tier_criteria
 from referral.domain.rules import (
@@ -187,11 +188,15 @@ def _tier_values(values: Mapping[str, Any]) -> dict[str, Any]:
             if not text or len(text) > (32 if key == "code" else 64):
                 raise InvalidInput(f"{key}: 1 to {32 if key == 'code' else 64} characters",
                                    field=key)
+            problem = text_problem(text)
+            if problem:
+                raise InvalidInput(f"{key}: {problem}", field=key)
             clean[key] = text
     if "rank" in values:
         rank = values["rank"]
-        if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= 1000:
-            raise InvalidInput("rank must be a whole number from 1 to 1000", field="rank")
+        if not within(rank, 1, MAX_TIER_RANK):
+            raise InvalidInput(f"rank must be a whole number from 1 to {MAX_TIER_RANK}",
+                               field="rank")
         clean["rank"] = rank
     return clean
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from commissions.bounds import MAX_AMOUNT_FEN, MAX_BINDING_DAYS
 from referral.domain.guardrails import (
     DEFAULT_LEVELS,
     GuardrailError,
@@ -18,8 +19,6 @@ from webapp.models.base import utcnow
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
 from webapp.services.uow import DbSession, unit_of_work
-
-MAX_BINDING_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,8 @@ def checked_rules(changes: Mapping[str, object], base: ReferralRules) -> Referra
     eligibility = _choice("eligibility", values["eligibility"], Eligibility)
     mode = _choice("binding_mode", values["binding_mode"], BindingMode)
     inactive = _choice("inactive_upline", values["inactive_upline"], InactiveUpline)
-    spend = _whole("eligibility_spend_fen", values["eligibility_spend_fen"], 0, 10**12)
+    spend = _whole("eligibility_spend_fen", values["eligibility_spend_fen"], 0,
+                   MAX_AMOUNT_FEN)
     if eligibility is Eligibility.SPEND and spend <= 0:
         raise InvalidInput("the spend rule needs eligibility_spend_fen above 0")
     days = values["binding_days"]

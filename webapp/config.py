@@ -1,9 +1,29 @@
-"""Settings read from the environment, with defaults that need nothing installed."""
+"""Settings read from the environment, with defaults that need nothing installed.
+
+The defaults are public development values: they make the demo and the tests
+run with nothing set, and ``webapp.config_check`` refuses them outside sandbox
+mode.
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
+
+# Public development defaults (anyone reading this file knows them).
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+DEV_WECHAT_TOKEN = "chatshop-dev-token"
+DEV_WECHAT_APP_ID = "wxchatshopdemo0001"
+DEV_WECHAT_APP_SECRET = "chatshop-dev-app-secret"
+DEV_WECHAT_MCH_ID = "1900000109"
+DEV_WECHAT_PAY_API_KEY = "chatshopdevpaykey0000000000000000"
+# The demo's EncodingAESKey (43 characters of base64, as WeChat issues them); `chatshop demo`
+# sets it so the sandbox chat page's encrypted modes work out of the box.
+DEV_WECHAT_ENCODING_AES_KEY = "ChatShopDemoOnlyEncodingAESKeyNotForProd012"
+# How long an H5 sign-in lasts when H5_SESSION_DAYS is unset.
+DEFAULT_H5_SESSION_DAYS = 7
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -25,22 +45,37 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """Read a positive number of seconds (fractions allowed), refusing garbage loudly."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise RuntimeError(f"{name} must be between 0 and 60 seconds, got {raw!r}")
+    return value
+
+
 def settings_from_environment() -> dict[str, Any]:
     """Collect every setting ChatShop reads from the environment."""
     sandbox = _env_bool("WECHAT_SANDBOX", False)
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
-        "WECHAT_TOKEN": os.environ.get("WECHAT_TOKEN", "chatshop-dev-token"),
-        "WECHAT_APP_ID": os.environ.get("WECHAT_APP_ID", "wxchatshopdemo0001"),
-        "WECHAT_APP_SECRET": os.environ.get("WECHAT_APP_SECRET", "chatshop-dev-app-secret"),
+        # The app's Redis client fails fast so the webhook can still answer during an outage.
+        "REDIS_CONNECT_TIMEOUT_SECONDS": _env_seconds("REDIS_CONNECT_TIMEOUT_SECONDS", 1.0),
+        "REDIS_SOCKET_TIMEOUT_SECONDS": _env_seconds("REDIS_SOCKET_TIMEOUT_SECONDS", 2.0),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", DEV_PUBLIC_BASE_URL),
+        "WECHAT_TOKEN": os.environ.get("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
+        "WECHAT_APP_ID": os.environ.get("WECHAT_APP_ID", DEV_WECHAT_APP_ID),
+        "WECHAT_APP_SECRET": os.environ.get("WECHAT_APP_SECRET", DEV_WECHAT_APP_SECRET),
         "WECHAT_ENCODING_AES_KEY": os.environ.get("WECHAT_ENCODING_AES_KEY", ""),
-        "WECHAT_MCH_ID": os.environ.get("WECHAT_MCH_ID", "1900000109"),
-        "WECHAT_PAY_API_KEY": os.environ.get(
-            "WECHAT_PAY_API_KEY", "chatshopdevpaykey0000000000000000"
-        ),
+        "WECHAT_MCH_ID": os.environ.get("WECHAT_MCH_ID", DEV_WECHAT_MCH_ID),
+        "WECHAT_PAY_API_KEY": os.environ.get("WECHAT_PAY_API_KEY", DEV_WECHAT_PAY_API_KEY),
         "WECHAT_PAY_CERT_PATH": os.environ.get("WECHAT_PAY_CERT_PATH", ""),
         "WECHAT_PAY_KEY_PATH": os.environ.get("WECHAT_PAY_KEY_PATH", ""),
         "WECHAT_PREVIOUS_ENCODING_AES_KEY": os.environ.get("WECHAT_PREVIOUS_ENCODING_AES_KEY", ""),
@@ -66,6 +101,8 @@ def settings_from_environment() -> dict[str, Any]:
         # A TrueType/OpenType font with CJK glyphs for distributor posters (e.g. Noto Sans
         # CJK). Unset: posters carry ASCII text only (Pillow's built-in font has no CJK).
         "POSTER_FONT_PATH": os.environ.get("POSTER_FONT_PATH", ""),
+        # An H5 sign-in (the openid in the session cookie) lasts this many days.
+        "H5_SESSION_DAYS": _env_int("H5_SESSION_DAYS", DEFAULT_H5_SESSION_DAYS),
     }
 
 
@@ -101,7 +138,18 @@ def build_config(instance_path: str, overrides: Mapping[str, Any] | None) -> dic
     cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     cfg.setdefault("SESSION_COOKIE_HTTPONLY", True)
     cfg.setdefault("SESSION_COOKIE_SECURE", public.startswith("https://"))
+    # Flask refuses a session cookie signed longer ago than this (its signature carries the
+    # time); webapp.sessions also checks the sign-in time stored inside the session.
+    cfg.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=h5_session_days(cfg)))
     return cfg
+
+
+def h5_session_days(cfg: Mapping[str, Any]) -> int:
+    """H5_SESSION_DAYS as a whole number of days, at least 1 (a bad value falls back to 7)."""
+    raw = cfg.get("H5_SESSION_DAYS", DEFAULT_H5_SESSION_DAYS)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 365:
+        return DEFAULT_H5_SESSION_DAYS
+    return raw
 
 
 def engine_options(url: str) -> dict[str, Any]:

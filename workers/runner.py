@@ -5,29 +5,58 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from flask import Flask
 from rq import Queue, Worker
 from rq.executions import Execution
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from webapp.extensions import db
 from workers.queues import QUEUE_NAMES, worker_connection
-from workers.schedule import PeriodicScheduler
+from workers.schedule import PERIODIC_JOBS, PeriodicJob, PeriodicScheduler, periodic_job_named
 
 log = logging.getLogger(__name__)
 
 RQ_LOGGERS = ("rq.worker", "rq.job")
 
 
-class QuietRelayFilter(logging.Filter):
-    """Drop RQ's routine INFO lines about the outbox relay, which runs every few seconds.
+# RQ's routine worker lines that are not about one job: registry maintenance (every 10 min).
+ROUTINE_WORKER_LINES = ("cleaning registries for queue", "cleaning group registries")
 
-    Its failures (WARNING and above) still show, and the relay logs what it published.
+
+def periodic_job_markers(periodic_jobs: Sequence[PeriodicJob] = PERIODIC_JOBS) -> tuple[str, ...]:
+    """Text that identifies a periodic job in RQ's log lines: its job id or its description.
+
+    RQ names a job by id when it starts and ends it ("... (periodic-relay_outbox-123)")
+    and by its description (``workers.jobs.relay_outbox()``) in the success line.
+    """
+    names = {f"{job.func.__module__}.{job.func.__qualname__}(" for job in periodic_jobs}
+    return ("periodic-", *sorted(names))
+
+
+class RoutineJobFilter(logging.Filter):
+    """Turn RQ's routine INFO lines into DEBUG lines: periodic jobs' runs and registry upkeep.
+
+    The scheduler runs a job every few seconds to every hour; at INFO each run is
+    three lines, which bury the demo's real events. Those lines become DEBUG and show
+    only where the logger is set to DEBUG. A periodic job's failure (WARNING and
+    above) is untouched, and the jobs log what they changed at INFO themselves.
     """
 
+    def __init__(self, markers: Sequence[str] | None = None) -> None:
+        """``markers``: substrings of a routine line (default: every periodic job's)."""
+        super().__init__()
+        self.markers = tuple(markers if markers is not None else periodic_job_markers())
+
     def filter(self, record: logging.LogRecord) -> bool:
-        """Keep everything but the relay's routine lines."""
-        return record.levelno >= logging.WARNING or "relay_outbox" not in record.getMessage()
+        """Demote routine INFO records to DEBUG; keep them only if DEBUG is enabled."""
+        if record.levelno != logging.INFO:
+            return True
+        message = record.getMessage()
+        if not any(marker in message for marker in (*self.markers, *ROUTINE_WORKER_LINES)):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 class AppWorker(Worker):
@@ -46,7 +75,26 @@ class AppWorker(Worker):
             if self.is_horse:
                 # Pooled connections were inherited through fork() and belong to the parent.
                 db.engine.dispose(close=False)
-            return bool(super().perform_job(job, queue, execution))
+            done = bool(super().perform_job(job, queue, execution))
+        report_periodic_result(job)
+        return done
+
+
+def report_periodic_result(job: Job) -> None:
+    """Log at INFO what a periodic run changed (its count), its routine lines being DEBUG."""
+    periodic = periodic_job_named(job.id)
+    if periodic is None or not periodic.reports:
+        return
+    if job.get_status(refresh=False) != JobStatus.FINISHED:
+        return  # a failure is logged by RQ, at ERROR
+    try:
+        count = job.return_value()
+    except redis.RedisError as exc:
+        # Only the report is lost: the job itself succeeded and is recorded as such.
+        log.debug("%s: result not readable: %s", periodic.name, exc)
+        return
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        log.info("%s: %d %s", periodic.name, count, periodic.reports)
 
 
 def parse_queue_names(raw: Sequence[str] | str | None) -> list[str]:
@@ -75,7 +123,7 @@ def run_worker(
     bursting, the periodic-job scheduler; either runs in one worker at a time
     whatever the number of workers. Returns True if any job was processed.
     """
-    quiet = QuietRelayFilter()
+    quiet = RoutineJobFilter()
     for logger_name in RQ_LOGGERS:
         logging.getLogger(logger_name).addFilter(quiet)
     connection = worker_connection(app)

@@ -67,6 +67,10 @@ class PeriodicJob:
     queue: str = DEFAULT
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     timeout: int = 300
+    # What a positive result (the job returns a count) means, logged at INFO by the
+    # worker: the runs themselves are routine (DEBUG), what they changed is not.
+    # Empty: the job logs its own news (relay_outbox).
+    reports: str = ""
 
     def slot(self, now: float) -> int:
         """Which period ``now`` (a Unix time) falls in."""
@@ -79,13 +83,15 @@ class PeriodicJob:
 
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("relay_outbox", jobs.relay_outbox, every_seconds=3, timeout=120),
-    PeriodicJob("cancel_expired_orders", jobs.cancel_expired_orders, every_seconds=60),
+    PeriodicJob("cancel_expired_orders", jobs.cancel_expired_orders, every_seconds=60,
+                reports="unpaid order(s) past their deadline cancelled"),
     PeriodicJob(
         "reconcile_pending_payments",
         jobs.reconcile_pending_payments,
         every_seconds=300,
         queue=PAYMENTS,
         kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES},
+        reports="pending payment(s) found paid by asking WeChat Pay",
     ),
     PeriodicJob(
         "reconcile_processing_refunds",
@@ -93,16 +99,30 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         every_seconds=600,
         queue=PAYMENTS,
         kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES},
+        reports="processing refund(s) settled by asking WeChat Pay",
     ),
-    PeriodicJob("auto_complete_orders", jobs.auto_complete_orders, every_seconds=3600),
-    PeriodicJob("flush_commission_notices", jobs.flush_commission_notices, every_seconds=300),
+    PeriodicJob("auto_complete_orders", jobs.auto_complete_orders, every_seconds=3600,
+                reports="shipped order(s) completed automatically"),
+    PeriodicJob("flush_commission_notices", jobs.flush_commission_notices, every_seconds=300,
+                reports="commission message(s) queued for distributors"),
     # Matured commission becomes available within 10 minutes of its window closing.
     PeriodicJob("settle_matured_commissions", jobs.settle_matured_commissions,
-                every_seconds=600, timeout=1800),
+                every_seconds=600, timeout=1800,
+                reports="matured commission line(s) made available"),
     # WeChat payouts left "submitted" (unknown outcome) are settled by asking WeChat.
     PeriodicJob("reconcile_withdrawals", jobs.reconcile_withdrawals, every_seconds=600,
-                queue=PAYMENTS, kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES}),
+                queue=PAYMENTS, kwargs={"older_than_minutes": RECONCILE_AFTER_MINUTES},
+                reports="withdrawal payout(s) settled by asking WeChat Pay"),
 )
+
+
+def periodic_job_named(job_id: str,
+                       periodic_jobs: Sequence[PeriodicJob] = PERIODIC_JOBS) -> PeriodicJob | None:
+    """The periodic job a job id (``periodic-<name>-<slot>``) is a run of, or None."""
+    if not job_id.startswith("periodic-"):
+        return None
+    name = job_id[len("periodic-"):].rpartition("-")[0]
+    return next((job for job in periodic_jobs if job.name == name), None)
 
 
 class PeriodicScheduler:
@@ -170,6 +190,8 @@ class PeriodicScheduler:
             except DuplicateJobError:
                 pass  # another leader (during a lock handover) enqueued this slot
             else:
+                # Routine, every few seconds: DEBUG, so the worker's terminal shows real events.
+                log.debug("scheduler %s enqueued %s", self.name, job_id)
                 enqueued.append(job_id)
             self.connection.set(last_key, job_id, ex=max(2 * periodic.every_seconds, 86400))
         return enqueued
@@ -185,8 +207,7 @@ class PeriodicScheduler:
         try:
             while not self._stop.is_set():
                 try:
-                    for job_id in self.tick():
-                        log.debug("scheduler %s enqueued %s", self.name, job_id)
+                    self.tick()
                 except redis.RedisError as exc:
                     self.is_leader = False
                     log.warning("scheduler %s: redis error, retrying: %s", self.name, exc)

@@ -103,6 +103,9 @@ _ESCAPES = {g.HELP, g.MENU, g.CATEGORIES, g.CART, g.CHECKOUT, g.ORDERS, g.DISTRI
 # Commands that leave whatever flow was going on.
 _KEEPS_FLOW = {g.HELP, g.CONFIRM, g.CHOOSE, g.CANCEL, g.NEW_ADDRESS, g.NEXT, g.PREV, g.UNKNOWN}
 _FIELD_STEP = {"recipient": "name", "phone": "phone", "detail": "detail"}
+# What may be said while the engine waits for a size ("加购 2" on a product with several
+# SKUs): the number itself, help, cancel, or something it did not understand (hinted again).
+_KEEPS_SKU_STEP = {g.CHOOSE, g.HELP, g.CANCEL, g.UNKNOWN}
 
 
 @dataclass(frozen=True)
@@ -233,10 +236,16 @@ class _Turn:
     def _command(self, cmd: g.Command) -> None:
         if cmd.lang:
             self.s.lang = cmd.lang
-        if cmd.name not in _KEEPS_FLOW:
+        if cmd.name not in _KEEPS_FLOW or (
+            self._flow_is("add") and cmd.name not in _KEEPS_SKU_STEP
+        ):
             self._drop_flow()
         handler: Callable[[g.Command], None] = getattr(self, "_do_" + cmd.name)
         handler(cmd)
+
+    def _flow_is(self, name: str) -> bool:
+        flow = self.s.flow
+        return flow is not None and flow.get("name") == name
 
     def _drop_flow(self) -> None:
         if self.s.flow is not None:
@@ -267,6 +276,8 @@ class _Turn:
             self.reply(said, self.t("confirm_hint"))
         elif flow and flow.get("name") == "checkout" and flow.get("step") == "address":
             self.reply(said, self.t("address_hint"))
+        elif flow and flow.get("name") == "add" and self.s.product:
+            self.reply(said, self.t("pick_sku_hint", n=len(self.s.product["skus"])))
         else:
             self.reply(said, self.t("help"))
 
@@ -440,6 +451,9 @@ class _Turn:
 
     def _do_choose(self, cmd: g.Command) -> None:
         flow = self.s.flow
+        if flow and flow.get("name") == "add":
+            self._choose_sku(flow, cmd.args[0])
+            return
         if flow and flow.get("name") == "checkout":
             if flow.get("step") == "address":
                 self._choose_address(cmd.args[0])
@@ -493,19 +507,54 @@ class _Turn:
         elif len(skus) == 1:
             index, quantity = 1, (values[0] if values else 1)
         else:
-            self.reply(self.t("need_sku", n=len(skus)))
+            self._ask_sku(product, values[0] if values else 1)
             return
+        self._add_sku(index, quantity)
+
+    def _ask_sku(self, product: dict[str, Any], quantity: int) -> None:
+        """A quantity for a product with several SKUs: list them and wait for a number."""
+        skus = product["skus"]
+        self.s.flow = {"name": "add", "step": "sku", "product": product["id"],
+                       "quantity": quantity}
+        rows = "\n".join(
+            self.t("sku_line", n=n, name=name, price=yuan(int(price)), stock=stock)
+            + (self.t("sold_out") if int(stock) <= 0 else "")
+            for n, (_id, name, price, stock) in enumerate(skus, 1)
+        )
+        self.reply(self.t("pick_sku", n=len(skus), qty=quantity, skus=rows))
+
+    def _choose_sku(self, flow: dict[str, Any], token: str) -> None:
+        product = self.s.product
+        if not product or product.get("id") != flow.get("product"):
+            self._drop_flow()
+            self._no_context()
+            return
+        position = g.positive_int(token)
+        count = len(product["skus"])
+        if position is None or position > count:
+            self.reply(self.t("out_of_range", n=count), self.t("pick_sku_hint", n=count))
+            return
+        quantity = int(flow.get("quantity", 1))
+        if self._add_sku(position, quantity):
+            self.s.flow = None
+
+    def _add_sku(self, index: int, quantity: int) -> bool:
+        """Ask to add ``quantity`` of the product's ``index``-th SKU; False if refused here."""
+        product = self.s.product
+        assert product is not None
+        skus = product["skus"]
         if index > len(skus):
             self.reply(self.t("bad_sku", n=index))
-            return
+            return False
         sku_id, _name, _price, stock = skus[index - 1]
         if stock <= 0:
             self.reply(self.t("product_sold_out" if len(skus) == 1 else "sku_sold_out"))
-            return
+            return False
         if quantity > stock:
             self.reply(self.t("short_stock", stock=stock))
-            return
+            return False
         self.ask(it.AddToCart(int(sku_id), quantity))
+        return True
 
     def _cart_line(self, token: str) -> int | None:
         """The SKU id at a cart position; replies when there is none."""
@@ -595,6 +644,7 @@ class _Turn:
                     recipient=address.get("recipient", ""),
                     phone=address.get("phone", ""),
                     detail=address.get("detail", ""),
+                    save_address=bool(address.get("save", False)),
                 ))
             elif step == "address":
                 self.reply(self.t("address_hint"))
@@ -796,12 +846,14 @@ class _Turn:
 
     def _on_CartShown(self, event: ev.CartShown) -> None:  # noqa: N802
         count = sum(line.quantity for line in event.lines)
+        unavailable = event.unavailable_count
         if event.added is not None:
             title, quantity = event.added
-            self.reply(
-                self.t("added", title=title, qty=quantity),
-                self.t("cart_summary", count=count, total=yuan(event.total_fen)),
-            )
+            summary = self.t("cart_summary_partial", count=count, total=yuan(event.total_fen),
+                             n=unavailable) if unavailable else \
+                self.t("cart_summary", count=count, total=yuan(event.total_fen))
+            self.reply(self.t("added", title=item_title(title, event.added_sku), qty=quantity),
+                       summary)
             return
         if not event.lines:
             if self.s.listing and self.s.listing.get("kind") == "cart":
@@ -817,18 +869,29 @@ class _Turn:
             self.t("cart_line", n=n, title=item_title(line.title, line.sku_name),
                    price=yuan(line.unit_price_fen), qty=line.quantity,
                    amount=yuan(line.amount_fen))
-            + ("" if line.available else self.t("unavailable"))
+            + self._unavailable_note(line)
             for n, line in enumerate(event.lines[:MAX_CART_SHOWN], 1)
         ]
         if len(event.lines) > MAX_CART_SHOWN:
             rows.append(self.t("cart_more", n=len(event.lines) - MAX_CART_SHOWN))
+        # Lines that cannot be ordered keep their price and amount; the total counts only
+        # what checkout would order, and says how many lines it leaves out.
+        total = self.t("cart_total_partial", total=yuan(event.total_fen), n=unavailable) \
+            if unavailable else self.t("cart_total", total=yuan(event.total_fen))
         self.reply(
             self.t("cart_changed") if event.changed else "",
             self.t("cart_title"),
             *rows,
-            self.t("cart_total", total=yuan(event.total_fen)),
+            total,
             self.t("cart_hint"),
         )
+
+    def _unavailable_note(self, line: ev.CartItemLine) -> str:
+        if line.available:
+            return ""
+        if line.off_sale:
+            return self.t("cart_line_off_sale")
+        return self.t("cart_line_short", stock=max(0, line.stock))
 
     def _on_CheckoutReady(self, event: ev.CheckoutReady) -> None:  # noqa: N802
         if not event.lines:
@@ -863,7 +926,9 @@ class _Turn:
         if not flow or flow.get("name") != "checkout" or flow.get("step") != step:
             return  # the user moved on meanwhile
         if not event.ok:
-            self.reply(self.t("bad_" + event.field))
+            specific = "bad_" + event.reason
+            self.reply(self.t(specific if event.reason and specific in TEXTS
+                              else "bad_" + event.field))
             return
         draft = dict(flow.get("draft") or {})
         draft[event.field] = event.value
@@ -875,14 +940,13 @@ class _Turn:
             flow["step"] = "detail"
             self.reply(self.t("ask_address"))
         else:
-            flow["step"] = "saving"
-            self.ask(it.SaveAddress(draft["recipient"], draft["phone"], draft["detail"]))
-
-    def _on_AddressSaved(self, event: ev.AddressSaved) -> None:  # noqa: N802
-        if not self.s.flow or self.s.flow.get("step") != "saving":
-            return
-        a = event.address
-        self._to_confirm({"id": a.id, "label": _address_label(a.recipient, a.phone, a.address)})
+            # Nothing is saved yet: the address is kept for next time only when the order
+            # is placed, so a checkout abandoned here leaves no trace.
+            recipient, phone, detail = draft["recipient"], draft["phone"], draft["detail"]
+            self._to_confirm({
+                "recipient": recipient, "phone": phone, "detail": detail, "save": True,
+                "label": _address_label(recipient, phone, detail),
+            })
 
     def _on_OrderCreated(self, event: ev.OrderCreated) -> None:  # noqa: N802
         self.s.flow = None
@@ -891,8 +955,10 @@ class _Turn:
         if event.duplicate:
             self.reply(self.t("already_ordered", number=event.number, pay_url=event.pay_url))
             return
+        note = self.t("address_not_saved", message=event.address_not_saved) \
+            if event.address_not_saved else ""
         self.reply(self.t("order_created", number=event.number, total=yuan(event.total_fen),
-                          minutes=event.expires_minutes, pay_url=event.pay_url))
+                          minutes=event.expires_minutes, pay_url=event.pay_url), note)
 
     def _on_OrdersListed(self, event: ev.OrdersListed) -> None:  # noqa: N802
         if not event.items:
@@ -963,13 +1029,21 @@ class _Turn:
             self.reply(self.t("qr_unavailable"))
             return
         if code == "internal":
-            if action in ("ConfirmOrder", "StartCheckout", "SaveAddress"):
+            if action in ("ConfirmOrder", "StartCheckout"):
                 self.s.flow = None
             self.reply(self.t("internal"))
             return
-        if action == "SaveAddress":
-            self._address_not_saved(event.message)
-        elif action == "StartCheckout":
+        if code == "short_stock" and event.stock is not None:
+            stock, in_cart = max(0, event.stock), max(0, event.in_cart)
+            if in_cart and in_cart >= stock:
+                self.reply(self.t("short_stock_all_in_cart", stock=stock))
+            elif in_cart:
+                self.reply(self.t("short_stock_cart", stock=stock, in_cart=in_cart,
+                                  more=stock - in_cart))
+            else:
+                self.reply(self.t("short_stock", stock=stock))
+            return
+        if action == "StartCheckout":
             self.s.flow = None
             if code == "cart_empty":
                 self.reply(self.t("cart_empty"))
@@ -1005,23 +1079,6 @@ class _Turn:
             self.reply(self.t("refund_failed", message=event.message))
         else:
             self.reply(self.t("failed", message=event.message))
-
-    def _address_not_saved(self, message: str) -> None:
-        flow = self.s.flow
-        if not flow or flow.get("step") != "saving":
-            return
-        draft = flow.get("draft") or {}
-        address = {
-            "recipient": draft.get("recipient", ""),
-            "phone": draft.get("phone", ""),
-            "detail": draft.get("detail", ""),
-            "label": _address_label(draft.get("recipient", ""), draft.get("phone", ""),
-                                    draft.get("detail", "")),
-        }
-        token = self.ctx.nonce or f"t{self.ctx.now:.6f}"
-        flow.update(step="confirm", address=address, token=token)
-        note = self.t("address_not_saved", message=message)
-        self.reply(self._confirm_text(address["label"], note))
 
 
 def _address_label(recipient: str, phone: str, address: str) -> str:

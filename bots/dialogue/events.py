@@ -184,7 +184,11 @@ class ProductShown:
 
 @dataclass(frozen=True)
 class CartItemLine:
-    """One cart line; ``available`` is False when off sale or short of stock."""
+    """One cart line; ``available`` is False when off sale or short of stock.
+
+    ``stock`` is what the SKU has left; ``off_sale`` tells an unavailable line that
+    is no longer sold from one that is only short of stock.
+    """
 
     sku_id: int
     product_id: int
@@ -193,6 +197,8 @@ class CartItemLine:
     unit_price_fen: int
     quantity: int
     available: bool = True
+    stock: int = 0
+    off_sale: bool = False
 
     @property
     def amount_fen(self) -> int:
@@ -207,11 +213,17 @@ class CartShown:
     lines: tuple[CartItemLine, ...]
     added: tuple[str, int] | None = None
     changed: bool = False
+    added_sku: str = ""  # the SKU name of what was just added, to name the size
 
     @property
     def total_fen(self) -> int:
-        """Sum of the available lines."""
+        """What can be ordered now: the sum of the available lines (the others are noted)."""
         return sum(line.amount_fen for line in self.lines if line.available)
+
+    @property
+    def unavailable_count(self) -> int:
+        """How many lines cannot be ordered now (off sale or short of stock)."""
+        return sum(1 for line in self.lines if not line.available)
 
 
 @dataclass(frozen=True)
@@ -245,24 +257,23 @@ class AddressChecked:
     ok: bool
     value: str = ""
     message: str = ""
-
-
-@dataclass(frozen=True)
-class AddressSaved:
-    """An address typed in the chat, now saved."""
-
-    address: AddressItem
+    reason: str = ""  # which rule refused it (webapp.domain.addresses codes), when not ok
 
 
 @dataclass(frozen=True)
 class OrderCreated:
-    """The order checkout created (or had created for the same token: ``duplicate``)."""
+    """The order checkout created (or had created for the same token: ``duplicate``).
+
+    ``address_not_saved`` is why an address typed for this order could not be kept
+    for next time (empty when it was, or when none was typed).
+    """
 
     number: str
     total_fen: int
     pay_url: str
     expires_minutes: int
     duplicate: bool = False
+    address_not_saved: str = ""
 
 
 @dataclass(frozen=True)
@@ -342,6 +353,8 @@ class Failed:
     code: str
     message: str = ""
     subject: str = ""
+    stock: int | None = None  # "short_stock": what the SKU has left
+    in_cart: int = 0  # "short_stock": how many of it the cart already holds
 
 
 Event = (
@@ -361,7 +374,6 @@ Event = (
     | CartShown
     | CheckoutReady
     | AddressChecked
-    | AddressSaved
     | OrderCreated
     | OrdersListed
     | OrderShown

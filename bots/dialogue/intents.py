@@ -146,19 +146,11 @@ class CheckAddress:
 
 
 @dataclass(frozen=True)
-class SaveAddress:
-    """Save an address typed in the chat for next time (AddressSaved)."""
-
-    recipient: str
-    phone: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class ConfirmOrder:
     """Create the order from the cart, once per ``token`` (OrderCreated).
 
-    The address is a saved one (``address_id``) or given inline when saving failed.
+    The address is a saved one (``address_id``) or typed in the chat (inline);
+    ``save_address`` keeps a typed one for next time, once the order is placed.
     """
 
     token: str
@@ -166,6 +158,7 @@ class ConfirmOrder:
     recipient: str = ""
     phone: str = ""
     detail: str = ""
+    save_address: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,7 +213,6 @@ Intent = (
     | ClearCart
     | StartCheckout
     | CheckAddress
-    | SaveAddress
     | ConfirmOrder
     | ShowOrders
     | ShowOrder

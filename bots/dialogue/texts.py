@@ -124,10 +124,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Change a quantity like this: set <line> <quantity>, e.g. set 1 3 (0 removes it)",
     ),
     "bad_remove": ("请这样删除：删 序号，例如：删 1", "Remove a line like this: remove 1"),
-    "need_sku": (
-        "这个商品有 {n} 个规格，请回复「加购 规格序号 数量」，例如：加购 1 2",
-        "This product has {n} options; reply \"add <option> <quantity>\", e.g. add 1 2",
-    ),
     "bad_sku": ("没有第 {n} 个规格。", "There is no option {n}."),
     "sku_sold_out": ("这个规格已经卖完了，换一个吧。", "That option is sold out; pick another."),
     "short_stock": ("库存不足：只剩 {stock} 件。", "Not enough stock: only {stock} left."),
@@ -147,7 +143,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{n}. {title} {price} × {qty} = {amount}",
     ),
     "cart_more": ("…还有 {n} 项没有显示", "... and {n} more not shown"),
-    "unavailable": ("（已下架或库存不足）", " (off sale or short of stock)"),
     "cart_total": ("合计 {total}", "Total {total}"),
     "cart_hint": (
         "回复「结算」下单；「改 序号 数量」改数量；「删 序号」删除；「清空」清空；序号看商品。",
@@ -501,12 +496,62 @@ TEXTS: dict[str, tuple[str, str]] = {
         "系统有点忙，请稍后再试。",
         "Something went wrong on our side; please try again in a moment.",
     ),
+    # While the chat's memory (Redis) is unreachable: nothing was done, asking again is safe.
+    "busy": (
+        "系统繁忙，这条消息没能处理，请一分钟后再试。发送「帮助」可查看怎么用。",
+        "We are busy right now and could not handle that message; please try again in a "
+        "minute. Send \"help\" to see what you can do.",
+    ),
     # The "paid" customer-service message
     "paid": (
         "付款成功！订单 {number}\n{lines}\n实付 {total}\n收货：{recipient} {phone} {address}\n"
         "我们会尽快发货，回复「订单」可随时查看。",
         "Payment received! Order {number}\n{lines}\nPaid {total}\n"
         "Deliver to: {recipient} {phone} {address}\nWe will ship soon; reply \"orders\" any time.",
+    ),
+    # Issue 9 §5 (what a new user tripped over): stock, cart totals, sizes, address steps.
+    "short_stock_cart": (
+        "库存不足：只剩 {stock} 件，你的购物车里已有 {in_cart} 件，最多还能加 {more} 件。",
+        "Not enough stock: only {stock} left and {in_cart} already in your cart, so you can "
+        "add at most {more} more.",
+    ),
+    "short_stock_all_in_cart": (
+        "库存不足：只剩 {stock} 件，已经全部在你的购物车里了。",
+        "Not enough stock: only {stock} left, and they are all in your cart already.",
+    ),
+    "cart_line_off_sale": ("（已下架，不计入合计）", " (off sale: not in the total)"),
+    "cart_line_short": (
+        "（库存不足：只剩 {stock} 件，不计入合计）",
+        " (short of stock: only {stock} left; not in the total)",
+    ),
+    "cart_total_partial": (
+        "可下单合计 {total}（{n} 项暂不能下单，未计入；请「改 序号 数量」或「删 序号」后再结算）",
+        "Total you can order: {total} ({n} line(s) cannot be ordered now and are not counted; "
+        "change or remove them before checking out)",
+    ),
+    "cart_summary_partial": (
+        "购物车共 {count} 件，可下单合计 {total}；{n} 项暂不能下单，回复「购物车」查看。",
+        "Your cart: {count} item(s), {total} you can order; {n} line(s) cannot be ordered "
+        "now. Reply \"cart\" to see them.",
+    ),
+    "pick_sku": (
+        "这个商品有 {n} 个规格，要哪一个（{qty} 件）？\n{skus}\n回复规格序号，例如：1",
+        "This product comes in {n} options; which one ({qty} of it)?\n{skus}\n"
+        "Reply with the option's number, e.g. 1",
+    ),
+    "pick_sku_hint": (
+        "请回复规格序号（1 到 {n}），或回复「取消」。",
+        "Reply with an option's number (1 to {n}), or \"cancel\".",
+    ),
+    "bad_recipient_is_phone": (
+        "这看起来是手机号。请先输入收货人姓名：",
+        "That looks like a phone number. Please type the recipient's name first:",
+    ),
+    "bad_detail_is_phone": (
+        "这是手机号，不是地址（手机号上一步已经填好了）。请输入详细收货地址，不要带手机号，"
+        "例如：上海市浦东新区世纪大道100号",
+        "That is a phone number, not an address (the phone number is already filled in). "
+        "Please type the delivery address without a phone number.",
     ),
 }
 
@@ -543,10 +588,22 @@ def yuan(fen: int) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """A mobile number with its middle hidden (13800138000 -> 138****8000)."""
+    """A phone number with its middle hidden, the one mask used wherever a number is shown
+    to someone who does not need it whole (the chat, the H5 pages, the buyer's API).
+
+    Mobiles keep their first 3 and last 4 digits (13800138000 -> 138****8000);
+    landlines their area code and last 4 (021-12345678 -> 021-****5678); anything
+    else keeps only its last 4 digits.
+    """
+    phone = (phone or "").strip()
     if len(phone) == 11 and phone.isdigit():
         return phone[:3] + "****" + phone[7:]
-    return phone
+    area, dash, local = phone.partition("-")
+    if dash and area.isdigit() and local.isdigit() and len(local) > 4:
+        return f"{area}-{'*' * (len(local) - 4)}{local[-4:]}"
+    positions = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    keep = set(positions[-4:])
+    return "".join("*" if ch.isdigit() and i not in keep else ch for i, ch in enumerate(phone))
 
 
 def clip(text: str, limit: int) -> str:

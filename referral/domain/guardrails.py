@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from commissions.bounds import MAX_AMOUNT_FEN, MAX_COUNT, within
+
 DEFAULT_LEVELS = 2
 MAX_LEVELS = 3
 
@@ -43,7 +45,7 @@ def check_levels(levels: object, three_levels_acknowledged: bool) -> int:
 
 
 def check_tier_criteria(criteria: Mapping[str, object]) -> dict[str, int]:
-    """Tier thresholds, if every one is a sales figure (never a head count) and ≥ 0."""
+    """Tier thresholds, if every one is a sales figure (never a head count) within bounds."""
     clean: dict[str, int] = {}
     for name, value in criteria.items():
         if name not in TIER_CRITERIA:
@@ -52,8 +54,12 @@ def check_tier_criteria(criteria: Mapping[str, object]) -> dict[str, int]:
                     f"{name}: a tier may not depend on how many people someone brought in"
                 )
             raise GuardrailError(f"{name}: unknown tier criterion")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise GuardrailError(f"{name} must be a whole number of fen or orders, 0 or more")
+        # Thresholds above any real figure would only overflow the column they go in.
+        ceiling = MAX_COUNT if name == "min_completed_orders" else MAX_AMOUNT_FEN
+        if not within(value, 0, ceiling):
+            raise GuardrailError(f"{name} must be a whole number of "
+                                 f"{'orders' if ceiling == MAX_COUNT else 'fen'} "
+                                 f"from 0 to {ceiling}")
         clean[name] = value
     return clean
 

@@ -46,18 +46,20 @@ def test_buyer_endpoints_need_a_token(http):
 def test_cart_add_set_and_clear(http):
     buyer = make_user()
     _, tea = make_product(price_fen=1990, stock=5)
-    _, cup = make_product(price_fen=500, supply_price_fen=300, stock=1)
+    _, cup = make_product(price_fen=500, supply_price_fen=300, stock=2)
     headers = bearer(buyer)
     assert http.get("/api/v1/cart", headers=headers).get_json() == {"lines": [], "total_fen": 0}
     added = http.post("/api/v1/cart/items", json={"sku_id": tea.id, "quantity": 2},
                       headers=headers)
     assert added.status_code == 201
     http.post("/api/v1/cart/items", json={"sku_id": tea.id, "quantity": 1}, headers=headers)
-    cart = http.post("/api/v1/cart/items", json={"sku_id": cup.id, "quantity": 2},
-                     headers=headers).get_json()
+    http.post("/api/v1/cart/items", json={"sku_id": cup.id, "quantity": 2}, headers=headers)
+    db.session.get(Sku, cup.id).stock = 1  # sold to someone else since
+    db.session.commit()
+    cart = http.get("/api/v1/cart", headers=headers).get_json()
     assert [(ln["sku_id"], ln["quantity"], ln["amount_fen"], ln["available"])
             for ln in cart["lines"]] == [(tea.id, 3, 5970, True), (cup.id, 2, 1000, False)]
-    assert cart["total_fen"] == 6970
+    assert cart["total_fen"] == 5970  # what checkout would charge: the short cup is left out
     cart = http.put(f"/api/v1/cart/items/{cup.id}", json={"quantity": 0},
                     headers=headers).get_json()
     assert [ln["sku_id"] for ln in cart["lines"]] == [tea.id]
@@ -66,6 +68,27 @@ def test_cart_add_set_and_clear(http):
     assert cart["total_fen"] == 4 * 1990
     assert http.delete("/api/v1/cart", headers=headers).status_code == 204
     assert http.get("/api/v1/cart", headers=headers).get_json()["lines"] == []
+
+
+def test_cart_refuses_more_than_the_stock_left_and_says_how_much(http):
+    buyer = make_user()
+    _, sku = make_product(stock=120)
+    headers = bearer(buyer)
+    added = http.post("/api/v1/cart/items", json={"sku_id": sku.id, "quantity": 120},
+                      headers=headers)
+    assert added.status_code == 201
+    before = db_snapshot()
+    body = assert_refused(
+        http.post("/api/v1/cart/items", json={"sku_id": sku.id, "quantity": 1}, headers=headers),
+        409, before)
+    assert "only 120" in body["message"] and "120 already in the cart" in body["message"]
+    body = assert_refused(
+        http.put(f"/api/v1/cart/items/{sku.id}", json={"quantity": 121}, headers=headers),
+        409, before)
+    assert "only 120" in body["message"]
+    cart = http.get("/api/v1/cart", headers=headers).get_json()
+    assert [(ln["quantity"], ln["available"]) for ln in cart["lines"]] == [(120, True)]
+    assert cart["total_fen"] == 120 * 1000
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 1.5, "2", True, None, 10**6, 10**40])
@@ -208,6 +231,9 @@ def test_checkout_items_with_inline_address(http):
     assert body["total_fen"] == 3980
     assert body["buyer_note"] == "leave at the door"
     assert body["recipient"] == GOOD_ADDRESS["recipient"]
+    assert body["phone"] == "138****8000"  # masked for the buyer, as in the chat and H5
+    listed = http.get("/api/v1/orders", headers=bearer(buyer)).get_json()
+    assert [o["phone"] for o in listed] == ["138****8000"]
     assert body["lines"][0]["unit_price_fen"] == 1990
     assert "unit_supply_price_fen" not in body["lines"][0]
     assert _stock(sku.id) == 3

@@ -11,6 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from commissions.bounds import MAX_PAGE
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.commissions.support import paid_order
 from tests.commissions.test_earnings_reports import Story, money_story
@@ -80,8 +81,11 @@ def test_statement_lines_page_newest_first(http, story):
             row["net_fen"]) == (1, 500, 500, 400, 400)
     assert isinstance(row["amount_fen"], int) and row["settled_at"] and row["matures_at"]
     assert lines[0]["clawback_of"] == row["id"]
-    beyond = _get(http, "/api/v1/distributor/earnings/lines", story.alice, page=10**9)
+    beyond = _get(http, "/api/v1/distributor/earnings/lines", story.alice, page=MAX_PAGE)
     assert beyond.status_code == 200 and beyond.get_json() == []
+    # Past the last page allowed at all: refused (issue 9), not an empty page.
+    assert _get(http, "/api/v1/distributor/earnings/lines", story.alice,
+                page=MAX_PAGE + 1).status_code == 422
 
 
 def test_earnings_need_a_token_and_a_distributor_account(http, story):

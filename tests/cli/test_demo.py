@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +16,9 @@ import pytest
 import redis
 
 from tests.support.live_server import reserve_port
+from webapp.cli import main
+from webapp.extensions import db
+from webapp.seed import shop_is_empty
 
 START_TIMEOUT = 25.0
 
@@ -78,3 +82,19 @@ def test_demo_serves_and_stops_cleanly_on_sigint(tmp_path):
     assert not alive, f"children left running: {alive}"
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+
+
+def test_demo_port_option_and_a_taken_port(app):
+    """``--port`` chooses the port; a taken one is refused at once, naming --port."""
+    runner = app.test_cli_runner()
+    helped = runner.invoke(main, args=["demo", "--help"])
+    assert helped.exit_code == 0 and "--port INTEGER" in helped.output
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(main, args=["demo", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"127.0.0.1:{port} is already in use" in result.output
+    assert "choose another with --port" in result.output
+    assert shop_is_empty(db.session)  # refused before migrating or seeding anything

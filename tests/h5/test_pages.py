@@ -150,6 +150,18 @@ def test_order_detail_and_list(real_mode: RealModeApp):
     assert "¥21.00" in listing and "¥9.99" not in listing
 
 
+def test_the_phone_number_is_masked_on_the_pay_and_order_pages(real_mode: RealModeApp):
+    order = _order()
+    assert order.phone == "13800138000"
+    client = real_mode.app.test_client()
+    for path in (f"/h5/pay/{order.number}", f"/h5/orders/{order.number}"):
+        page = _sign_in(client, real_mode, path) if path.startswith("/h5/pay") \
+            else client.get(path)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200, path
+        assert "138****8000" in html and "13800138000" not in html, path
+
+
 @pytest.mark.parametrize(
     "tamper",
     [

@@ -1,7 +1,6 @@
 """Distributor posters: drawing, the daily job, and the trip through the sandbox to the chat."""
 from __future__ import annotations
 
-import glob
 import io
 import os
 import signal
@@ -10,17 +9,24 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from PIL import Image
+from PIL import Image, ImageChops, ImageDraw
 from rq import SimpleWorker
 
+from referral import posters
 from referral.links import share_url
 from referral.posters import (
+    CARD_BOX,
+    CJK_FONT_CANDIDATES,
     DEFAULT_TITLE,
+    GREEN,
     MEDIA_CACHE_PREFIX,
     POSTER_SIZE,
     QR_BOX,
     TICKET_KEY,
+    find_cjk_font,
     poster_file,
+    poster_font,
+    poster_font_path,
     poster_job_id,
     poster_ticket,
     poster_title,
@@ -68,10 +74,23 @@ def test_a_poster_is_a_png_with_the_qr_code_readable_in_its_box():
     assert _qr_in(png, SCAN_URL)
     # The QR code is big: more than half the poster's width.
     assert QR_BOX[2] > POSTER_SIZE[0] / 2
-    # Something (the invite code) is drawn in the band under the code.
+    # The invite code is drawn in green under the code, and only there does another code differ.
     left, top, side = QR_BOX
-    band = image.convert("L").crop((0, top + side + 150, POSTER_SIZE[0], top + side + 280))
-    assert band.getextrema()[0] < 64
+    area = (0, top + side + 160, POSTER_SIZE[0], POSTER_SIZE[1])
+    assert GREEN in {colour for _, colour in image.crop(area).getcolors(1 << 16) or []}
+    other = _decode(render_poster(qr_png(SCAN_URL), "WXYZ2345", "Alice's shop",
+                                  ticket="gQtest-ticket"))
+    assert _inside(_differs_in(image, other), area)
+
+
+def _differs_in(first: Image.Image, second: Image.Image) -> tuple[int, int, int, int] | None:
+    """The bounding box of the pixels that differ between two posters (None: identical)."""
+    return ImageChops.difference(first.convert("RGB"), second.convert("RGB")).getbbox()
+
+
+def _inside(box: tuple[int, int, int, int] | None, area: tuple[int, int, int, int]) -> bool:
+    return box is not None and area[0] <= box[0] and area[1] <= box[1] \
+        and box[2] <= area[2] and box[3] <= area[3]
 
 
 def test_a_jpeg_like_wechats_still_gives_a_clean_code():
@@ -92,28 +111,117 @@ def test_without_a_font_file_only_ascii_text_is_drawn():
     assert render_poster(qr, "ABCD2345", "小明的小店") == default
     assert render_poster(qr, "ABCD2345", "") == default
     assert render_poster(qr, "ABCD2345", "Alice's shop") != default
-    assert poster_title("小明", cjk=False) == DEFAULT_TITLE
-    assert poster_title("Alice", cjk=False) == "Alice's shop"
-    assert poster_title("小明", cjk=True) == "小明 的小店"
+    assert poster_font(default) == ""
 
 
-def _a_font_file() -> str | None:
-    for pattern in ("/usr/share/fonts/**/*.ttf", "/usr/share/fonts/**/*.otf",
-                    "/usr/share/fonts/**/*.ttc"):
-        found = sorted(glob.glob(pattern, recursive=True))
-        if found:
-            return found[0]
-    return None
+@pytest.mark.parametrize(("nickname", "cjk", "title"), [
+    ("小明", True, "小明的小店"),
+    ("  韩梅梅的优选小店 ", True, "韩梅梅的优选小店"),  # already names a shop: kept as is
+    ("张姐团购", True, "张姐团购的小店"),
+    ("Alice", True, "Alice 的小店"),
+    ("Bob's Store", True, "Bob's Store"),
+    ("", True, "ChatShop 小店"),
+    ("Alice", False, "Alice's shop"),
+    ("Alice  Shop", False, "Alice Shop"),
+    ("小明", False, DEFAULT_TITLE),  # the built-in font cannot draw it
+    ("", False, DEFAULT_TITLE),
+])
+def test_the_shop_name_comes_from_the_nickname(nickname: str, cjk: bool, title: str):
+    assert poster_title(nickname, cjk=cjk) == title
 
 
-def test_a_configured_font_draws_the_title_as_given():
-    font = _a_font_file()
-    if font is None:
-        pytest.skip("no font file on this machine to stand in for POSTER_FONT_PATH")
-    qr = qr_png(SCAN_URL)
-    chinese = render_poster(qr, "ABCD2345", "小明的小店", font_path=font)
-    assert chinese != render_poster(qr, "ABCD2345", DEFAULT_TITLE, font_path=font)
-    assert _decode(chinese).size == POSTER_SIZE and _qr_in(chinese, SCAN_URL)
+def _cjk_font() -> str:
+    font = find_cjk_font()
+    # scripts/ensure-test-services.sh (run by `make test`) installs fonts-noto-cjk.
+    assert font is not None, "no CJK font: run scripts/ensure-test-services.sh as root"
+    return font
+
+
+def _drawn_text(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Record every string drawn on a poster with the font file it was drawn in."""
+    drawn: list[tuple[str, str]] = []
+    real = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        font = kwargs.get("font")
+        drawn.append((str(text), str(getattr(font, "path", "") or "")))
+        real(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
+    return drawn
+
+
+def test_a_cjk_font_draws_the_shop_name_and_a_chinese_call_to_action(
+        monkeypatch: pytest.MonkeyPatch):
+    font = _cjk_font()
+    drawn = _drawn_text(monkeypatch)
+    png = render_poster(qr_png(SCAN_URL), "ABCD2345", "小明的小店", font_path=font)
+    texts = {text for text, _ in drawn}
+    assert {"小明的小店", "长按识别二维码，进店逛逛", "邀请码", "ABCD2345"} <= texts
+    # Every string is drawn with the CJK font (the name in its bold sibling when there is one).
+    assert {os.path.basename(path).split("-")[0] for _, path in drawn} == {
+        os.path.basename(font).split("-")[0]}
+    assert poster_font(png) == font
+    image = _decode(png)
+    assert image.size == POSTER_SIZE and _qr_in(png, SCAN_URL)
+    # Another name changes the header only: the name is really drawn there.
+    other = _decode(render_poster(qr_png(SCAN_URL), "ABCD2345", "小红的小店", font_path=font))
+    assert _inside(_differs_in(image, other), (0, 0, POSTER_SIZE[0], CARD_BOX[1]))
+
+
+def test_without_a_cjk_font_the_poster_is_english_with_the_name_when_ascii(
+        monkeypatch: pytest.MonkeyPatch):
+    drawn = _drawn_text(monkeypatch)
+    png = render_poster(qr_png(SCAN_URL), "ABCD2345", "Alice's shop")
+    texts = [text for text, _ in drawn]
+    assert "Alice's shop" in texts and "Scan the QR code to visit the shop" in texts
+    assert all(text.isascii() for text in texts)
+    other = render_poster(qr_png(SCAN_URL), "ABCD2345", "Bobby's shop")
+    assert _inside(_differs_in(_decode(png), _decode(other)),
+                   (0, 0, POSTER_SIZE[0], CARD_BOX[1]))
+
+
+def test_find_cjk_font_tries_the_candidates_in_order(tmp_path: Any):
+    noto = tmp_path / "noto"
+    noto.mkdir()
+    (noto / "NotoSansCJK-Regular.txt").write_text("not a font file")
+    (noto / "NotoSerifCJK-Regular.ttc").write_bytes(b"font")
+    (noto / "NotoSansCJKsc-Regular.otf").write_bytes(b"font")
+    asked: list[int] = []
+
+    def fontconfig() -> list[str]:
+        asked.append(1)
+        return [str(tmp_path / "gone.ttf"), str(noto / "NotoSerifCJK-Regular.ttc")]
+
+    missing = str(tmp_path / "missing" / "NotoSansCJK-Regular.ttc")
+    # A missing path and a non-font file are passed over; a pattern's matches go by name.
+    assert find_cjk_font([missing, str(noto / "*.txt"), str(noto / "Noto*CJK*")],
+                         fontconfig=fontconfig) == str(noto / "NotoSansCJKsc-Regular.otf")
+    assert asked == []
+    # Nothing among the candidates: fontconfig's answer (the first existing file).
+    assert find_cjk_font([missing], fontconfig=fontconfig) == str(
+        noto / "NotoSerifCJK-Regular.ttc")
+    assert asked == [1]
+    assert find_cjk_font([missing], fontconfig=list) is None
+    assert find_cjk_font([missing], fontconfig=None) is None
+    # The Debian path of fonts-noto-cjk is the first candidate.
+    assert CJK_FONT_CANDIDATES[0] == "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+def test_the_job_font_is_the_setting_else_the_installed_cjk_font(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch):
+    installed = str(tmp_path / "NotoSansCJK-Regular.ttc")
+    monkeypatch.setattr(posters, "installed_cjk_font", lambda: installed)
+    configured = tmp_path / "Shop.ttf"
+    configured.write_bytes(b"font")
+    assert poster_font_path(str(configured)) == str(configured)
+    assert poster_font_path(None) == installed
+    assert poster_font_path(str(tmp_path / "missing.ttf")) == installed
+    monkeypatch.setattr(posters, "installed_cjk_font", lambda: None)
+    assert poster_font_path(None) is None
+    # The real machine: the installed font is the Noto CJK collection, SC face.
+    font = _cjk_font()
+    assert posters.poster_fonts(font).bold(40).getname()[0].endswith("CJK SC")
 
 
 def test_an_unreadable_font_falls_back_to_ascii(tmp_path: Any):
@@ -121,6 +229,9 @@ def test_an_unreadable_font_falls_back_to_ascii(tmp_path: Any):
     missing = str(tmp_path / "missing.ttf")
     assert render_poster(qr, "ABCD2345", "小明", font_path=missing) == render_poster(
         qr, "ABCD2345", DEFAULT_TITLE)
+    broken = tmp_path / "broken.ttc"
+    broken.write_bytes(b"not a font")
+    assert poster_font(render_poster(qr, "ABCD2345", "小明", font_path=str(broken))) == ""
 
 
 @pytest.mark.parametrize(("qr", "code"), [
@@ -226,6 +337,8 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     code = ensure_qr_code(db.session, alice_id)
     assert _decode(kept).size == POSTER_SIZE and _qr_in(kept, code.url)
     assert poster_ticket(kept) == code.ticket
+    # No POSTER_FONT_PATH in the tests: the job found and used the installed CJK font.
+    assert poster_font(kept) == _cjk_font()
     db.session.rollback()
 
     # The same delivery again (a retried job): nothing more is sent or uploaded.
@@ -252,6 +365,20 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     get_redis().delete(f"{MEDIA_CACHE_PREFIX}{alice_id}")
     assert send_poster(db.session, alice_id, openid, delivery_key="poster-later") == 1
     assert len(uploads) == 2 and os.path.exists(path)
+    db.session.rollback()
+
+    # A new nickname is a new shop name: the same ticket, but the poster is redrawn.
+    with open(path, "rb") as handle:
+        before = handle.read()
+    user = db.session.get(User, alice_id)
+    assert user is not None
+    user.nickname = "爱丽丝"
+    db.session.commit()
+    assert send_poster(db.session, alice_id, openid, delivery_key="poster-renamed") == 1
+    with open(path, "rb") as handle:
+        after = handle.read()
+    assert after != before and poster_ticket(after) == poster_ticket(before)
+    assert len(uploads) == 3
 
 
 def test_no_poster_for_a_stranger_or_someone_elses_openid(live_sandbox: LiveSandbox,

@@ -130,7 +130,7 @@ def test_every_text_has_both_languages_with_the_same_fields():
 
 def test_phone_masking_and_item_titles():
     assert mask_phone("13800138000") == "138****8000"
-    assert mask_phone("021-12345678") == "021-12345678"
+    assert mask_phone("021-12345678") == "021-****5678"  # landlines are masked too
     assert item_title("苹果", "standard") == "苹果"
     assert item_title("龙井", "50g") == "龙井（50g）"
 

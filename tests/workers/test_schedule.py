@@ -1,11 +1,13 @@
 """Periodic jobs: one scheduler leads, each slot is enqueued once, the jobs do their work."""
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
 import pytest
-from rq import Queue
+from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from tests.support.factories import make_product, make_user
 from webapp.domain.addresses import validate_address
@@ -15,8 +17,13 @@ from webapp.models.base import utcnow
 from webapp.redis_conn import get_redis
 from webapp.services import checkout
 from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
-from workers.runner import parse_queue_names, run_worker
-from workers.schedule import LOCK_KEY, PERIODIC_JOBS, PeriodicScheduler
+from workers.runner import (
+    RoutineJobFilter,
+    parse_queue_names,
+    report_periodic_result,
+    run_worker,
+)
+from workers.schedule import LOCK_KEY, PERIODIC_JOBS, PeriodicScheduler, periodic_job_named
 
 ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
 NOW = 1_699_999_200.0  # a fixed instant on a slot boundary of every periodic job (3600 * n)
@@ -139,3 +146,84 @@ def test_queue_names_are_checked():
     assert parse_queue_names(("default,payments", "default")) == ["default", "payments"]
     with pytest.raises(ValueError, match="unknown queue"):
         parse_queue_names(("emails",))
+
+
+def test_routine_enqueues_are_logged_at_debug(app, caplog):
+    caplog.set_level(logging.DEBUG, logger="workers.schedule")
+    scheduler = PeriodicScheduler(get_redis(), name="s1")
+    enqueued = scheduler.tick(NOW)
+    mine = [r for r in caplog.records if r.name == "workers.schedule"]
+    routine = [r for r in mine if "enqueued" in r.getMessage()]
+    assert sorted(r.getMessage().split()[-1] for r in routine) == sorted(enqueued)
+    assert {r.levelno for r in routine} == {logging.DEBUG}
+    # What does matter stays at INFO: this worker took over the scheduling.
+    assert [r.getMessage() for r in mine if r.levelno >= logging.INFO] == [
+        "scheduler s1 took the lead"]
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_rqs_lines_about_periodic_runs_are_debug_and_other_jobs_stay_info(
+        app, keep_signal_handlers, caplog, level):
+    queue = Queue(DEFAULT, connection=get_redis())
+    PeriodicScheduler(get_redis(), periodic_jobs=[PERIODIC_JOBS[1]]).tick(NOW)
+    periodic_id = PERIODIC_JOBS[1].job_id(PERIODIC_JOBS[1].slot(NOW))
+    queue.enqueue(len, [1, 2], job_id="not-routine-1")
+    caplog.set_level(level)
+    routine = RoutineJobFilter()
+    logger = logging.getLogger("rq.worker")
+    logger.addFilter(routine)
+    try:
+        SimpleWorker([queue], connection=get_redis()).work(
+            burst=True, logging_level=logging.getLevelName(level))
+    finally:
+        logger.removeFilter(routine)
+
+    def levels(needle: str) -> set[int]:
+        return {r.levelno for r in caplog.records
+                if r.name.startswith("rq.") and needle in r.getMessage()}
+
+    # The other job: its start, success and "Job OK" lines stay at INFO, as RQ logs them.
+    assert max(levels("not-routine-1")) == logging.INFO
+    assert levels("builtins.len(") == {logging.INFO}
+    # The periodic run: at INFO nothing is shown; with DEBUG enabled, shown as DEBUG.
+    shown = levels(periodic_id) | levels("workers.jobs.cancel_expired_orders(")
+    assert shown == (set() if level == logging.INFO else {logging.DEBUG})
+
+
+def test_the_routine_filter_keeps_warnings_and_unrelated_lines():
+    routine = RoutineJobFilter()
+
+    def record(level: int, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("rq.worker", level, __file__, 1, msg, args, None)
+
+    quiet = logging.getLogger("rq.worker").getEffectiveLevel() > logging.DEBUG
+    job_ok = record(logging.INFO, "Worker %s: %s: %s (%s)", "w", "default", "Job OK",
+                    "periodic-relay_outbox-9")
+    assert routine.filter(job_ok) is not quiet and job_ok.levelname == "DEBUG"
+    upkeep = record(logging.INFO, "Worker %s: cleaning registries for queue: %s", "w", "default")
+    assert routine.filter(upkeep) is not quiet and upkeep.levelno == logging.DEBUG
+    failed = record(logging.ERROR, "Worker %s: job %s failed", "w", "periodic-relay_outbox-9")
+    assert routine.filter(failed) and failed.levelno == logging.ERROR
+    other = record(logging.INFO, "Worker %s: %s: %s (%s)", "w", "notifications",
+                   "distributor poster for user 5", "poster-5-20260101")
+    assert routine.filter(other) and other.levelno == logging.INFO
+
+
+def test_what_a_periodic_run_changed_is_reported_at_info(app, work_queues, caplog):
+    cancel = PERIODIC_JOBS[1]
+    assert cancel.name == "cancel_expired_orders"
+    assert periodic_job_named(cancel.job_id(7)) is cancel
+    assert periodic_job_named("periodic-nope-7") is None and periodic_job_named("poster-1") is None
+    _expired_order()
+    _expired_order()
+    caplog.set_level(logging.INFO, logger="workers.runner")
+    scheduler = PeriodicScheduler(get_redis(), periodic_jobs=[cancel])
+    scheduler.tick(NOW)
+    work_queues()
+    report_periodic_result(Job.fetch(cancel.job_id(cancel.slot(NOW)), connection=get_redis()))
+    # A run that changed nothing says nothing.
+    scheduler.tick(NOW + 60)
+    work_queues()
+    report_periodic_result(Job.fetch(cancel.job_id(cancel.slot(NOW + 60)), connection=get_redis()))
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "workers.runner"] == [
+        (logging.INFO, "cancel_expired_orders: 2 unpaid order(s) past their deadline cancelled")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -30,7 +31,13 @@ from referral.settings import current_rules
 from referral.tree import team_stats
 from webapp.chat.browse_cache import browse_cache
 from webapp.chat.state_store import StateStore
-from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
+from webapp.domain.addresses import (
+    AddressError,
+    ShippingAddress,
+    validate_phone,
+    validate_recipient,
+    validate_street,
+)
 from webapp.domain.order_rules import REFUNDABLE
 from webapp.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutOfStock
 from webapp.models import Category, Distributor, Order, OrderStatus, Product, Sku, User
@@ -47,8 +54,12 @@ from webapp.wechat.links import pay_page_url
 log = logging.getLogger(__name__)
 
 CHINA = timezone(timedelta(hours=8))  # what buyers read on their phones
-# Stand-ins for the address fields not being judged by CheckAddress: valid by construction.
-_VALID_FIELDS = {"recipient": "收货人", "phone": "13800000000", "detail": "示例路 1 号 1 室"}
+# The rule for each address field the chat asks for, one typed line at a time.
+_FIELD_RULES: dict[str, Callable[[str], str]] = {
+    "recipient": validate_recipient,
+    "phone": validate_phone,
+    "detail": validate_street,
+}
 
 
 def absolute_url(base_url: str, path: str) -> str:
@@ -392,23 +403,40 @@ class Executor:
         lines = tuple(
             ev.CartItemLine(
                 line.sku_id, line.product_id, line.title, line.sku_name,
-                line.unit_price_fen, line.quantity, line.available,
+                line.unit_price_fen, line.quantity, line.available, line.stock, line.off_sale,
             )
             for line in cart_service.view_cart(self.session, self.user_id)
         )
         return ev.CartShown(lines, **extra)
 
+    @staticmethod
+    def _short_stock(action: str, exc: OutOfStock) -> ev.Failed:
+        return ev.Failed(action, "short_stock", exc.message,
+                         stock=int(exc.details.get("stock", 0)),
+                         in_cart=int(exc.details.get("in_cart", 0)))
+
     def _AddToCart(self, intent: it.AddToCart) -> ev.Event:  # noqa: N802
-        item = cart_service.add_to_cart(self.session, self.user_id, intent.sku_id, intent.quantity)
+        try:
+            item = cart_service.add_to_cart(
+                self.session, self.user_id, intent.sku_id, intent.quantity)
+        except OutOfStock as exc:
+            self.session.rollback()
+            return self._short_stock("AddToCart", exc)
         sku = self.session.get(Sku, item.sku_id)
         title = sku.product.title if sku is not None else ""
-        return self._cart(added=(title, intent.quantity))
+        sku_name = sku.name if sku is not None else ""
+        return self._cart(added=(title, intent.quantity), added_sku=sku_name)
 
     def _ShowCart(self, intent: it.ShowCart) -> ev.Event:  # noqa: N802
         return self._cart()
 
     def _SetCartQuantity(self, intent: it.SetCartQuantity) -> ev.Event:  # noqa: N802
-        cart_service.set_cart_quantity(self.session, self.user_id, intent.sku_id, intent.quantity)
+        try:
+            cart_service.set_cart_quantity(
+                self.session, self.user_id, intent.sku_id, intent.quantity)
+        except OutOfStock as exc:
+            self.session.rollback()
+            return self._short_stock("SetCartQuantity", exc)
         return self._cart(changed=True)
 
     def _ClearCart(self, intent: it.ClearCart) -> ev.Event:  # noqa: N802
@@ -433,21 +461,27 @@ class Executor:
         return ev.CheckoutReady(cart.lines, self._address_items())
 
     def _CheckAddress(self, intent: it.CheckAddress) -> ev.Event:  # noqa: N802
-        fields = dict(_VALID_FIELDS)
-        fields[intent.field] = getattr(intent, intent.field)
+        rule = _FIELD_RULES.get(intent.field)
+        if rule is None:
+            raise InvalidInput(f"unknown address field {intent.field!r}")
         try:
-            clean = validate_address(fields["recipient"], fields["phone"], "", fields["detail"])
+            value = rule(getattr(intent, intent.field))
         except AddressError as exc:
-            return ev.AddressChecked(intent.field, False, message=str(exc))
-        return ev.AddressChecked(intent.field, True, value=getattr(clean, intent.field))
+            return ev.AddressChecked(intent.field, False, message=str(exc), reason=exc.code)
+        return ev.AddressChecked(intent.field, True, value=value)
 
-    def _SaveAddress(self, intent: it.SaveAddress) -> ev.Event:  # noqa: N802
-        saved = address_service.add_address(
-            self.session, self.user_id, recipient=intent.recipient, phone=intent.phone,
-            region="", detail=intent.detail,
-        )
-        return ev.AddressSaved(ev.AddressItem(saved.id, saved.recipient, saved.phone,
-                                              f"{saved.region} {saved.detail}".strip()))
+    def _remember_address(self, shipping: ShippingAddress) -> str:
+        """Keep an address typed for a placed order; why not, if it could not be kept."""
+        try:
+            address_service.remember_address(self.session, self.user_id, shipping)
+        except DomainError as exc:
+            self.session.rollback()
+            return exc.message
+        except Exception:  # noqa: BLE001 - the order is placed: report it, log the rest
+            log.exception("chat: keeping the address of user %s failed", self.user_id)
+            self.session.rollback()
+            return "internal error"
+        return ""
 
     def _shipping(self, intent: it.ConfirmOrder) -> ShippingAddress:
         if intent.address_id is not None:
@@ -474,12 +508,19 @@ class Executor:
             if not cart_service.view_cart(self.session, self.user_id):
                 self.store.release_checkout(self.openid, intent.token)
                 return ev.Failed("ConfirmOrder", "cart_empty")
-            order = checkout(self.session, self.user_id, None, self._shipping(intent))
+            shipping = self._shipping(intent)
+            order = checkout(self.session, self.user_id, None, shipping)
         except BaseException:
             self.store.release_checkout(self.openid, intent.token)
             raise
         self.store.settle_checkout(self.openid, intent.token, order.number)
-        return self._created(order)
+        created = self._created(order)
+        if intent.save_address and intent.address_id is None:
+            # Only now that the order exists: an abandoned checkout saves nothing.
+            not_saved = self._remember_address(shipping)
+            if not_saved:
+                created = replace(created, address_not_saved=not_saved)
+        return created
 
     # -- orders ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,29 @@ class _Connection:
             return
         try:
             self.conn.read_response()
-        except RedisError as exc:  # an error reply, or the connection broke
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis went away: whoever sends next on this connection finds out too.
+            self.conn.disconnect()
+            log.warning("redis: the %s script sent without waiting was lost (%s: %s)",
+                        owed.name, type(exc).__name__, exc)
+        except RedisError as exc:  # an error reply
             log.error("redis: the %s script sent without waiting failed: %s", owed.name, exc)
 
+    def _drop_if_stale(self) -> None:
+        """Disconnect if the server closed this idle connection (it restarted, or dropped
+        us); else the next command would be written into a dead TCP socket and its
+        reply read as a failure, although nothing reached Redis."""
+        if self.owed is not None or not self.conn.is_connected:
+            return
+        try:
+            stale = self.conn.can_read(timeout=0)  # nothing is owed: readable means closed
+        except (RedisConnectionError, OSError):
+            stale = True
+        if stale:
+            self.conn.disconnect()
+
     def _send(self, *command: Any) -> None:
+        self._drop_if_stale()
         try:
             self.conn.send_command(*command)
         except RedisConnectionError:

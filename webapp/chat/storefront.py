@@ -23,6 +23,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from bots.dialogue import events as ev
@@ -92,6 +93,11 @@ def respond(
         log.warning("chat: refused message from %r: %s", openid, exc.message)
         session.rollback()
         return [TextReply(say("zh", "help"))]
+    except RedisError as exc:  # Redis went away mid-turn: a known cause, one line in the log
+        log.warning("chat: answering %r failed, Redis unreachable (%s: %s)",
+                    openid, type(exc).__name__, exc)
+        session.rollback()
+        return [TextReply(say("zh", "internal"))]
     except Exception:  # noqa: BLE001 - the user gets an apology, the log the details
         log.exception("chat: answering %r failed", openid)
         session.rollback()

@@ -6,7 +6,7 @@ import click
 
 def register(group: click.Group) -> None:
     """Add ChatShop's own command groups to the top-level group."""
-    from webapp.commands import demo, ledger, orders, seed, users, wechat, worker
+    from webapp.commands import check_config, demo, ledger, orders, seed, users, wechat, worker
 
     group.add_command(ledger.ledger_group)
     group.add_command(orders.orders_group)
@@ -15,3 +15,4 @@ def register(group: click.Group) -> None:
     group.add_command(worker.worker_command)
     group.add_command(demo.demo_command)
     group.add_command(wechat.wechat_group)
+    group.add_command(check_config.check_config_command)

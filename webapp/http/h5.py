@@ -2,7 +2,9 @@
 
 Who is asking comes from WeChat OAuth ``snsapi_base``: without an openid in
 the (signed) session cookie, a page sends the browser to the authorize page and
-``/h5/oauth/callback`` brings it back signed in. Every page is a GET that only
+``/h5/oauth/callback`` brings it back signed in. A sign-in lasts
+H5_SESSION_DAYS: an older session cookie is read as none (``webapp.sessions``),
+so the page signs the user in again. Every page is a GET that only
 reads, except that the pay page starts the payment, which is idempotent (the
 same WeChat trade and prepay_id every time), so a forged link can at worst show
 the buyer their own pay button, and the share link ``/r/<invite code>`` binds
@@ -30,6 +32,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from bots.dialogue.texts import mask_phone
 from commissions.money import format_yuan
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
@@ -43,6 +46,7 @@ from webapp.services.actors import Actor
 from webapp.services.identity import ensure_wechat_user, user_for_openid
 from webapp.services.orders import find_order_by_number
 from webapp.services.payments import start_payment
+from webapp.sessions import ISSUED_AT
 from webapp.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
 from webapp.wechat.oauth import state_is_valid as oauth_state_is_valid
 
@@ -87,7 +91,10 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     """Render an H5 page with headers that keep it private and unframed."""
     nonce = secrets.token_urlsafe(16)
     html = render_template(
-        template, yuan=format_yuan, status_label=_status_label, csp_nonce=nonce,
+        # Phones are masked on every H5 page (mask_phone, as in the chat): a pay link can
+        # be forwarded, and the buyer does not need their own number back whole.
+        template, yuan=format_yuan, status_label=_status_label, mask_phone=mask_phone,
+        csp_nonce=nonce,
         sandbox=bool(current_app.config.get("WECHAT_SANDBOX")), **context,
     )
     response = make_response(html, status)
@@ -174,6 +181,8 @@ def oauth_callback() -> Response:
         log.warning("H5 sign-in failed: %s", exc)
         return _error(502, "登录失败 Sign-in failed",
                       "微信登录失败，请稍后重试。 WeChat sign-in failed; please try again.")
+    # The sign-in starts the session's lifetime afresh (webapp.sessions dates it on save).
+    session.pop(ISSUED_AT, None)
     session[SESSION_OPENID] = openid
     response = redirect(next_path, code=302)
     response.headers["Cache-Control"] = "no-store"

@@ -12,6 +12,12 @@ the database; every other turn runs in the app's thread pool, raced against the
 deadline. Either way a message costs two Redis scripts: one claims the turn and
 takes the user's conversation lock, one records the answer and releases the lock
 with the new state; a turn answered in the request does not wait for the second.
+
+While Redis cannot be reached no turn runs (its retry record and the user's
+conversation live there): every verified message still gets a valid reply
+within the deadline, a fixed text or "busy, try again" from ``webapp.chat.outage``,
+with a WARNING naming the failure. A Redis failure after the turn ran only loses
+the turn's record; the answer still goes out.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
+from redis.exceptions import RedisError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from bots.messages import ArticleReply, Inbound, Reply, TextReply
@@ -44,6 +51,7 @@ from bots.wechat import (
 from bots.wechat.crypto import seal
 from webapp.chat import dedupe
 from webapp.chat.lua import ScriptLine
+from webapp.chat.outage import outage_replies
 from webapp.chat.outbound import interaction_note
 from webapp.chat.state_store import Conversation, LockRequest
 from webapp.extensions import db
@@ -60,6 +68,8 @@ LINE_KEY = "chatshop.wechat_scripts"
 PASSIVE_HEAD_START_SECONDS = 1.0
 SORRY = "抱歉，系统开小差了，请稍后再试。Sorry, something went wrong; please try again."
 _REFUSAL_TEXT = {400: "bad request", 403: "forbidden", 413: "request too large"}
+# Redis unreachable or refusing (redis-py wraps the socket errors in these).
+REDIS_DOWN = (RedisError,)
 
 clock = time.time  # tests freeze it for the published signature vector
 
@@ -225,16 +235,19 @@ def receive() -> Response:
         message = read_message(fields)
     except Refused as exc:
         return _refuse(exc.status, exc.reason)
-    conn = script_line(current_app._get_current_object())  # type: ignore[attr-defined]
     # A record must outlive the replay window, or a replay inside it would run again.
     window = int(_setting("WECHAT_TIMESTAMP_WINDOW_SECONDS", 300))
     ttl = max(int(_setting("WECHAT_DEDUPE_TTL_SECONDS", 600)), window + 60)
-    # One round trip: bind the nonce, claim the turn and, for the owner, record the
-    # user's action (it opens WeChat's customer-service message window) and take the
-    # user's conversation lock with the dialogue state it protects.
-    note = interaction_note(message.openid, message.inbound.kind)
-    claimed = dedupe.begin(conn, message.identity, ttl, nonce=nonce, note=note,
-                           lock=storefront_lock(message.openid))
+    try:
+        conn = script_line(current_app._get_current_object())  # type: ignore[attr-defined]
+        # One round trip: bind the nonce, claim the turn and, for the owner, record the
+        # user's action (it opens WeChat's customer-service message window) and take the
+        # user's conversation lock with the dialogue state it protects.
+        note = interaction_note(message.openid, message.inbound.kind)
+        claimed = dedupe.begin(conn, message.identity, ttl, nonce=nonce, note=note,
+                               lock=storefront_lock(message.openid))
+    except REDIS_DOWN as exc:
+        return _answer(_without_redis(message, exc), crypto)
     if claimed.replayed:
         return _refuse(403, "signed query replayed with another body")
     if not claimed.owner:
@@ -246,6 +259,21 @@ def receive() -> Response:
         if answer is not None:
             return _answer(answer, crypto)
     return _answer(_run_turn(message, conn, ttl, held), crypto)
+
+
+def _without_redis(message: ChatMessage, exc: BaseException) -> str:
+    """The passive answer when the turn cannot even be claimed: no turn runs, nothing
+    changes, so WeChat's retries and the user's own retry are harmless (no dedupe)."""
+    log.warning("wechat webhook: Redis unreachable (%s: %s); %s answered without a turn",
+                type(exc).__name__, exc, message.inbound.kind)
+    replies = outage_replies(message.inbound)
+    return _render(replies[0], message) if replies else ""
+
+
+def _record_lost(message: ChatMessage, exc: BaseException) -> None:
+    """The turn ran but its record could not be written (Redis went away meanwhile)."""
+    log.warning("wechat webhook: Redis unreachable (%s: %s); the %s turn's record and "
+                "conversation were not saved", type(exc).__name__, exc, message.inbound.kind)
 
 
 def _answer(xml: str, crypto: Any) -> Response:
@@ -288,7 +316,10 @@ def _answer_quickly(message: ChatMessage, conn: Any, ttl: int, held: Conversatio
     answer = _render(replies[0], message) if replies else ""
     # One script, not waited for: the answer for retries, the new state, and the lock
     # released (see dedupe.finish).
-    dedupe.finish(conn, message.identity, answer, ttl, release=held, wait=False)
+    try:
+        dedupe.finish(conn, message.identity, answer, ttl, release=held, wait=False)
+    except REDIS_DOWN as exc:
+        _record_lost(message, exc)
     if len(replies) > 1:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         key = dedupe.turn_id(message.identity)[:32] + "-overflow"
@@ -301,6 +332,9 @@ def _deliver(app: Flask, openid: str, replies: list[Reply], reason: str, key: st
     with app.app_context():
         try:
             send_customer_service(openid, replies, reason, key)
+        except REDIS_DOWN as exc:  # the queue is in Redis: one line, not a stack per message
+            log.warning("wechat turn: customer-service delivery failed, Redis "
+                        "unreachable (%s: %s)", type(exc).__name__, exc)
         except Exception:  # noqa: BLE001 - a pool thread has nobody to raise to
             log.exception("wechat turn: customer-service delivery failed")
 
@@ -324,7 +358,10 @@ def _run_turn(message: ChatMessage, conn: Any, ttl: int, held: Conversation | No
                         "customer-service messages", message.inbound.kind)
             return ""  # the record stays "running" until the late turn finishes
         answer = _render(replies[0], message) if replies else ""
-        dedupe.finish(conn, message.identity, answer, ttl, release=held)
+        try:
+            dedupe.finish(conn, message.identity, answer, ttl, release=held)
+        except REDIS_DOWN as exc:
+            _record_lost(message, exc)
         return answer
     finally:
         turn.passive_sent.set()
@@ -357,13 +394,19 @@ class _Turn:
             key = dedupe.turn_id(self.message.identity)[:32]
             try:
                 if late:
-                    dedupe.finish(get_redis(), self.message.identity, "", self.ttl,
-                                  release=self.held)
+                    try:
+                        dedupe.finish(get_redis(), self.message.identity, "", self.ttl,
+                                      release=self.held)
+                    except REDIS_DOWN as exc:
+                        _record_lost(self.message, exc)
                     if replies:
                         send_customer_service(openid, replies, "late", key + "-late")
                 elif len(replies) > 1:
                     self.passive_sent.wait(PASSIVE_HEAD_START_SECONDS)
                     send_customer_service(openid, replies[1:], "overflow", key + "-overflow")
+            except REDIS_DOWN as exc:
+                log.warning("wechat turn: customer-service delivery failed, Redis "
+                            "unreachable (%s: %s)", type(exc).__name__, exc)
             except Exception:  # noqa: BLE001 - a pool thread has nobody to raise to
                 log.exception("wechat turn: customer-service delivery failed")
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 
-from webapp.domain.addresses import AddressError, validate_address
+from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.errors import InvalidInput, NotFound
 from webapp.models import Address
 from webapp.services.uow import DbSession, unit_of_work
@@ -97,3 +97,25 @@ def set_default_address(session: DbSession, user_id: int, address_id: int) -> Ad
         address = _own_address(session, user_id, address_id)
         _make_default(session, user_id, address)
     return address
+
+
+def remember_address(session: DbSession, user_id: int, shipping: ShippingAddress) -> Address:
+    """Keep an address used for a placed order, for next time.
+
+    The same address saved already is not saved twice (the saved one is returned);
+    the limit of saved addresses still applies (InvalidInput).
+    """
+    with unit_of_work(session):
+        same = session.scalars(
+            select(Address).where(
+                Address.user_id == user_id,
+                Address.recipient == shipping.recipient,
+                Address.phone == shipping.phone,
+                Address.region == shipping.region,
+                Address.detail == shipping.detail,
+            )
+        ).first()
+        if same is not None:
+            return same
+        return add_address(session, user_id, recipient=shipping.recipient,
+                           phone=shipping.phone, region=shipping.region, detail=shipping.detail)

@@ -1,4 +1,9 @@
-"""The buyer's cart: SKUs and quantities kept in the database between sessions."""
+"""The buyer's cart: SKUs and quantities kept in the database between sessions.
+
+A cart line never asks for more than the SKU has in stock when it is added or
+changed (checkout reserves stock for real, so stock can still run out later: such
+a line shows as unavailable, with its price, and is left out of what can be ordered).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import delete, select
 
-from webapp.errors import InvalidInput, NotFound
+from webapp.errors import InvalidInput, NotFound, OutOfStock
 from webapp.models import CartItem, Product, ProductStatus, Sku
 from webapp.services.uow import DbSession, unit_of_work
 
@@ -24,11 +29,18 @@ class CartLine:
     unit_price_fen: int
     quantity: int
     available: bool
+    stock: int = 0  # what the SKU has left right now
+    off_sale: bool = False  # unavailable because it is no longer sold (not only short)
 
     @property
     def amount_fen(self) -> int:
         """Price times quantity."""
         return self.unit_price_fen * self.quantity
+
+
+def orderable_total_fen(lines: Sequence[CartLine]) -> int:
+    """What checkout would charge now: the lines that are available (the others are noted)."""
+    return sum(line.amount_fen for line in lines if line.available)
 
 
 def _limits() -> tuple[int, int]:
@@ -50,15 +62,29 @@ def _buyable_sku(session: DbSession, sku_id: int) -> Sku:
     return sku
 
 
+def _check_stock(sku: Sku, wanted: int, in_cart: int) -> None:
+    """Refuse a line of ``wanted`` when the SKU has less in stock, saying how much is left."""
+    if wanted > sku.stock:
+        left = max(0, sku.stock)
+        more = max(0, left - in_cart)
+        raise OutOfStock(
+            f"only {left} of {sku.product.title} left"
+            + (f" and {in_cart} already in the cart: at most {more} more" if in_cart else ""),
+            sku_id=sku.id, stock=left, in_cart=in_cart,
+        )
+
+
 def add_to_cart(session: DbSession, user_id: int, sku_id: int, quantity: int) -> CartItem:
     """Add ``quantity`` of a SKU to the cart (adding to what is already there)."""
     validate_quantity(quantity)
     max_qty, max_lines = _limits()
     with unit_of_work(session):
-        _buyable_sku(session, sku_id)
+        sku = _buyable_sku(session, sku_id)
         item = session.scalar(
             select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id)
         )
+        in_cart = item.quantity if item is not None else 0
+        _check_stock(sku, in_cart + quantity, in_cart)
         if item is None:
             count = len(
                 session.scalars(select(CartItem.id).where(CartItem.user_id == user_id)).all()
@@ -75,7 +101,7 @@ def add_to_cart(session: DbSession, user_id: int, sku_id: int, quantity: int) ->
 
 
 def set_cart_quantity(session: DbSession, user_id: int, sku_id: int, quantity: int) -> None:
-    """Set a cart line's quantity; 0 removes it."""
+    """Set a cart line's quantity; 0 removes it. More than the stock left is refused."""
     with unit_of_work(session):
         item = session.scalar(
             select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id)
@@ -86,6 +112,9 @@ def set_cart_quantity(session: DbSession, user_id: int, sku_id: int, quantity: i
             session.delete(item)
             return
         validate_quantity(quantity)
+        sku = session.get(Sku, sku_id)
+        if sku is not None:
+            _check_stock(sku, quantity, 0)
         item.quantity = quantity
 
 
@@ -115,6 +144,8 @@ def view_cart(session: DbSession, user_id: int) -> Sequence[CartLine]:
             available=sku.active
             and product.status == ProductStatus.ACTIVE
             and sku.stock >= item.quantity,
+            stock=max(0, sku.stock),
+            off_sale=not (sku.active and product.status == ProductStatus.ACTIVE),
         )
         for item, sku, product in rows
     ]

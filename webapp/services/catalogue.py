@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, update
 
+# Prices up to 1,000,000 yuan (anything above is a typo) and stock: one table of limits.
+from commissions.bounds import MAX_PRICE_FEN, MAX_STOCK
 from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.models import Category, Product, ProductStatus, Role, Sku, Supplier
 from webapp.services.actors import Actor
 from webapp.services.journal import audit
 from webapp.services.uow import DbSession, unit_of_work
-
-MAX_PRICE_FEN = 100_000_000  # 1,000,000 yuan: anything above is a typo, not a product.
-MAX_STOCK = 10_000_000
 
 
 @dataclass(frozen=True)

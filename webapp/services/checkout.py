@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import lazyload
 
+from commissions.bounds import MAX_ORDER_TOTAL_FEN
 from webapp.domain.addresses import AddressError, ShippingAddress, validate_address
 from webapp.domain.order_rules import LineAmount, merge_quantities, order_total_fen
 from webapp.errors import InvalidInput, NotFound, OutOfStock
@@ -155,6 +156,10 @@ def checkout(
             LineAmount(line.unit_price_fen, line.unit_supply_price_fen, line.quantity)
             for line in lines
         )
+        if goods > MAX_ORDER_TOTAL_FEN:
+            # Amount columns are 32-bit: refuse here (the reservation above rolls back)
+            # rather than fail at insert.
+            raise InvalidInput(f"an order may total at most {MAX_ORDER_TOTAL_FEN} fen")
         timeout = timedelta(minutes=int(current_app.config["PAYMENT_TIMEOUT_MINUTES"]))
         order = Order(
             number=new_order_number(now),

@@ -42,6 +42,7 @@ from webapp.payments.gateway import GatewayError, pay_gateway
 from webapp.payments.notify import NotifyOutcome, NotifyRejected, PayNotice, check_trade_query
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
+from webapp.services.order_status import move_order
 from webapp.services.refunds import open_refund, refund_state, submit_refund
 from webapp.services.uow import DbSession, unit_of_work
 
@@ -199,14 +200,8 @@ def _record_paid(
             raise _Refused(f"order already paid by transaction {existing}")
         # The referral chain as it stands at payment: later tree changes never rewrite it.
         attribution = chain_snapshot(session, order.buyer_id)
-        moved = session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status == OrderStatus.PENDING_PAYMENT)
-            .values(status=OrderStatus.PAID, paid_at=now, version=Order.version + 1,
-                    attribution=attribution)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
+        if move_order(session, order.id, OrderStatus.PAID, [OrderStatus.PENDING_PAYMENT],
+                      paid_at=now, attribution=attribution):
             record_attribution(session, order.id, attribution)
             book_paid_order(session, order, attribution)
             audit(session, None, "order.paid", "order", order.number,

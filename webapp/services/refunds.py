@@ -20,8 +20,12 @@ amount rules. The flow rules decided here:
 - Notify: ``SUCCESS`` adds the refunded units and fen to the lines and the
   order, moves the order to ``refunded`` (nothing left) or
   ``partially_refunded``, and puts back in stock the refunded units of lines
-  whose supplier had not shipped. ``REFUNDCLOSE``/``CHANGE`` mark the refund
-  ``failed`` and return the order to its previous status. Applying is guarded by
+  whose supplier had not shipped. If every supplier with units left has then
+  shipped (the refund took all of the others' units), the order is marked
+  ``shipped``, so it does not wait for a shipment nobody owes. Status moves use
+  the transition table (``webapp.services.order_status``).
+  ``REFUNDCLOSE``/``CHANGE`` mark the refund ``failed`` and return the order to
+  its previous status. Applying is guarded by
   ``WHERE status = 'processing'``, so a repeated notify changes nothing.
 - A refund of a late payment on a cancelled order (started automatically by
   the payment notify) leaves the order ``cancelled``: its stock was already
@@ -32,7 +36,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -67,7 +72,8 @@ from webapp.payments.gateway import GatewayError, pay_gateway
 from webapp.payments.notify import NotifyOutcome, NotifyRejected, RefundNotice, fen
 from webapp.services.actors import Actor
 from webapp.services.journal import announce, audit
-from webapp.services.orders import get_visible_order
+from webapp.services.order_status import move_order
+from webapp.services.orders import get_visible_order, ship_if_nothing_left_to_ship
 from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -221,11 +227,12 @@ def request_refund(
             # The order stays cancelled; the version guard stops two refunds racing.
             guard = update(Order).where(Order.id == order.id, Order.version == order.version)
             guard = guard.values(version=Order.version + 1)
+            moved = session.execute(guard.execution_options(synchronize_session=False))
+            claimed = moved.rowcount == 1  # type: ignore[attr-defined]
         else:
-            guard = update(Order).where(Order.id == order.id, Order.status == previous)
-            guard = guard.values(status=OrderStatus.REFUNDING, version=Order.version + 1)
-        moved = session.execute(guard.execution_options(synchronize_session=False))
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            # Only from the status just read: a change in between is a conflict.
+            claimed = move_order(session, order.id, OrderStatus.REFUNDING, [previous])
+        if not claimed:
             raise Conflict("the order changed meanwhile; retry")
         refund = open_refund(session, order, plan, reason, actor.user_id, previous)
         refund_id = refund.id
@@ -236,12 +243,56 @@ def request_refund(
     return result
 
 
-def list_refunds(session: DbSession, actor: Actor, order_id: int) -> list[Refund]:
-    """Refunds of an order the actor may see, oldest first."""
-    get_visible_order(session, actor, order_id)
-    return list(
+@dataclass(frozen=True)
+class SupplierRefundView:
+    """A refund as one supplier sees it: only the lines of its own goods, and their sum."""
+
+    id: int
+    out_refund_no: str
+    wechat_refund_id: str | None
+    amount_fen: int
+    reason: str
+    status: str
+    requested_by_id: int | None
+    failure_reason: str
+    created_at: datetime
+    completed_at: datetime | None
+    lines: list[RefundLine]
+
+
+def _supplier_view(refund: Refund, own_lines: set[int]) -> SupplierRefundView | None:
+    lines = [line for line in refund.lines if line.order_line_id in own_lines]
+    if not lines:
+        return None
+    return SupplierRefundView(
+        id=refund.id, out_refund_no=refund.out_refund_no,
+        wechat_refund_id=refund.wechat_refund_id,
+        amount_fen=sum(line.amount_fen for line in lines), reason=refund.reason,
+        status=refund.status, requested_by_id=refund.requested_by_id,
+        failure_reason=refund.failure_reason, created_at=refund.created_at,
+        completed_at=refund.completed_at, lines=lines,
+    )
+
+
+def list_refunds(
+    session: DbSession, actor: Actor, order_id: int,
+) -> list[Refund] | list[SupplierRefundView]:
+    """Refunds of an order the actor may see, oldest first.
+
+    Supplier staff see only refunds that give back some of their own goods, each
+    with only those lines and their sum as its amount (like the supplier's view
+    of the order): another supplier's lines, amounts and refunds stay hidden.
+    """
+    order = get_visible_order(session, actor, order_id)
+    found = list(
         session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id))
     )
+    if actor.is_operator() or order.buyer_id == actor.user_id:
+        return found
+    supplier_id = actor.require_supplier()
+    own_lines = {line.id for line in order.lines if line.supplier_id == supplier_id}
+    views = (_supplier_view(refund, own_lines) for refund in found)
+    return [view for view in views if view is not None]
 
 
 def submit_refund(session: DbSession, refund_id: int) -> str:
@@ -303,13 +354,7 @@ def _status_to_return_to(refund: Refund, order: Order) -> str:
 
 def _restore_order(session: DbSession, refund: Refund, order: Order) -> str:
     previous = _status_to_return_to(refund, order)
-    moved = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.REFUNDING)
-        .values(status=previous, version=Order.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount == 1:  # type: ignore[attr-defined]
+    if move_order(session, order.id, previous, [OrderStatus.REFUNDING], undo=True):
         return previous
     return str(session.scalar(select(Order.status).where(Order.id == order.id)))
 
@@ -367,12 +412,10 @@ def _apply_success(session: DbSession, refund: Refund, order: Order, notice: Ref
     restocked: dict[int, int] = {}
     if status == OrderStatus.REFUNDING:
         status = status_after_refund(total, refunded)
-        session.execute(
-            update(Order)
-            .where(Order.id == order.id, Order.status == OrderStatus.REFUNDING)
-            .values(status=status)
-            .execution_options(synchronize_session=False)
-        )
+        move_order(session, order.id, status, [OrderStatus.REFUNDING])
+        if status == OrderStatus.PARTIALLY_REFUNDED and ship_if_nothing_left_to_ship(
+                session, order.id):
+            status = OrderStatus.SHIPPED
         by_id = {line.id: line for line in order.lines}
         shipped = {s.supplier_id for s in order.shipments}
         restocked = restock_quantities(

@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.buyer import (
     AddressCreateSchema,
     AddressSchema,
@@ -29,7 +28,7 @@ from webapp.models import Order
 from webapp.services import addresses, cart, checkout, orders
 from webapp.services.actors import Actor
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "buyer", __name__, url_prefix="/api/v1", description="Buyers: cart, addresses, orders"
 )
 
@@ -41,7 +40,7 @@ def _buyer() -> Actor:
 
 def _cart() -> dict[str, Any]:
     lines = cart.view_cart(db.session, current_actor().user_id)
-    return {"lines": lines, "total_fen": sum(line.amount_fen for line in lines)}
+    return {"lines": lines, "total_fen": cart.orderable_total_fen(lines)}
 
 
 @blp.route("/cart")

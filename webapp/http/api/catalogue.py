@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from webapp.extensions import db
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.catalogue import (
     CategorySchema,
     ProductQuerySchema,
@@ -16,7 +15,7 @@ from webapp.http.api.schemas.catalogue import (
 )
 from webapp.services import catalogue
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "catalogue", __name__, url_prefix="/api/v1", description="The shop's public catalogue"
 )
 

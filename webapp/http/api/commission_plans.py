@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 
 from commissions.plan_store import active_plan, rules_of, save_plan
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
+from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.commission_plans import PlanVersionCreateSchema, PlanVersionSchema
 from webapp.models import CommissionPlanVersion, Role
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "commission_plans",
     __name__,
     url_prefix="/api/v1/operator",

@@ -12,16 +12,17 @@ from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from commissions import earnings
 from referral import distributors
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
+from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.earnings import EarningsSummarySchema, StatementLineSchema
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "earnings",
     __name__,
     url_prefix="/api/v1/distributor",

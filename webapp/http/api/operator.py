@@ -4,12 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.catalogue import CategorySchema
 from webapp.http.api.schemas.operator import (
     CategoryCreateSchema,
@@ -25,7 +24,7 @@ from webapp.models import Role
 from webapp.services import administration, orders
 from webapp.services.administration import GRANTABLE_ROLES, OrderFilter
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "operator",
     __name__,
     url_prefix="/api/v1/operator",

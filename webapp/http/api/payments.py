@@ -10,17 +10,20 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from commissions.bounds import MAX_QUANTITY
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
+from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.common import fen_field, id_field, text_field
 from webapp.http.api.schemas.orders import OrderRefundSchema
 from webapp.services import payments, refunds
 from webapp.services.actors import Actor
 
-blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments and refunds")
+blp = ChatShopBlueprint(
+    "payments", __name__, url_prefix="/api/v1", description="Payments and refunds"
+)
 
 # More lines than an order can hold is never a real request.
 MAX_REFUND_LINES = 200
@@ -56,7 +59,7 @@ class RefundLineRequestSchema(Schema):
 
     order_line_id = id_field(required=True)
     quantity = fields.Integer(
-        strict=True, load_default=0, validate=validate.Range(min=0, max=1_000_000),
+        strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_QUANTITY),
         metadata={"description": "units refunded (0: money only)"},
     )
     amount_fen = fen_field(

@@ -13,13 +13,14 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from referral import binding, distributors, links, queries, tree
 from referral.domain.rules import BindingSource, DistributorStatus
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
+from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.referral import (
     BindingOutcomeSchema,
     DistributorSchema,
@@ -31,7 +32,7 @@ from webapp.http.api.schemas.referral import (
 )
 from webapp.models import Distributor
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "referral",
     __name__,
     url_prefix="/api/v1",

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from referral import binding, distributors, queries, settings, tree
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.referral import distributor_card, member_view, team_view, upline_view
 from webapp.http.api.schemas.referral import (
     DECISIONS,
@@ -35,7 +35,7 @@ from webapp.http.api.schemas.referral import (
 )
 from webapp.models import Role, User
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "referral_operator",
     __name__,
     url_prefix="/api/v1/operator",

@@ -16,12 +16,12 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from commissions import reports
 from commissions.reports import Period
 from webapp.extensions import db
 from webapp.http.api.auth import protected
+from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.reports import (
     CommissionsByLevelSchema,
     PlatformPnlSchema,
@@ -34,7 +34,7 @@ from webapp.http.api.schemas.reports import (
 )
 from webapp.models import Role
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "reports",
     __name__,
     url_prefix="/api/v1/operator/reports",

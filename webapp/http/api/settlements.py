@@ -10,13 +10,12 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from commissions import supplier_settlement as settlement
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.settlements import (
     OwnSettlementQuerySchema,
     SettlementPaymentSchema,
@@ -26,7 +25,7 @@ from webapp.http.api.schemas.settlements import (
 )
 from webapp.models import Role
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "settlements",
     __name__,
     url_prefix="/api/v1",

@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.buyer import BuyerOrderQuerySchema
 from webapp.http.api.schemas.catalogue import (
     ManagedProductQuerySchema,
@@ -36,7 +35,7 @@ from webapp.models import Order, Product, Role
 from webapp.services import catalogue, orders
 from webapp.services.catalogue import SkuDraft
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "supplier",
     __name__,
     url_prefix="/api/v1/supplier",

@@ -10,14 +10,13 @@ from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from commissions import payouts
 from commissions import withdrawals as wd
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
-from webapp.http.api.common import paginate
+from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.withdrawals import (
     OwnWithdrawalQuerySchema,
     PaymentReferenceSchema,
@@ -28,7 +27,7 @@ from webapp.http.api.schemas.withdrawals import (
 )
 from webapp.models import Role
 
-blp = Blueprint(
+blp = ChatShopBlueprint(
     "withdrawals",
     __name__,
     url_prefix="/api/v1",

@@ -5,11 +5,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from commissions.bounds import MAX_QUANTITY
 from webapp.http.api.schemas.common import id_field, text_field
 from webapp.models import OrderStatus
 
 # Above any configured per-line limit: the service applies the configured one.
-QUANTITY_CEILING = 1_000_000
+QUANTITY_CEILING = MAX_QUANTITY
 
 
 def quantity_field(minimum: int = 1, **kwargs: Any) -> fields.Integer:
@@ -36,7 +37,9 @@ class CartSchema(Schema):
     """The whole cart."""
 
     lines = fields.Nested(CartLineSchema, many=True)
-    total_fen = fields.Integer()
+    total_fen = fields.Integer(
+        metadata={"description": "what checkout would charge now: available lines only"}
+    )
 
 
 class CartAddSchema(Schema):

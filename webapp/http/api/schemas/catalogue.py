@@ -5,10 +5,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from webapp.http.api.common import MAX_ID
+from commissions.bounds import MAX_ID, MAX_STOCK
 from webapp.http.api.schemas.common import fen_field, id_field, query_id_field, text_field
 from webapp.models import ProductStatus
-from webapp.services.catalogue import MAX_STOCK
 
 STATUSES = [str(s) for s in ProductStatus]
 

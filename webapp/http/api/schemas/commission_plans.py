@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields
 
+from commissions.bounds import MAX_RATE_BP, MAX_RETURN_WINDOW_DAYS
 from webapp.http.api.schemas.common import text_field
 
 
@@ -22,7 +23,7 @@ class PlanRulesSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    rates_bp = _rule("required: one rate per level, e.g. [1000, 500]")
+    rates_bp = _rule(f"required: one rate per level, 0 to {MAX_RATE_BP} each, e.g. [1000, 500]")
     levels = _rule("1, 2 (default) or 3 (needs three_levels_acknowledged)")
     base = _rule("'margin' (paid - supply cost, default) or 'paid'")
     cap_bp = _rule("total commission on a line <= cap x margin; default 10000")
@@ -30,7 +31,8 @@ class PlanRulesSchema(Schema):
     product_rates_bp = _rule("product id -> rates per level")
     tier_rates_bp = _rule("tier code -> rates per level")
     self_purchase_earns = _rule("whether a distributor earns on their own purchases (false)")
-    return_window_days = _rule("days after completion before commission settles (7)")
+    return_window_days = _rule(
+        f"days after completion before commission settles: 0 to {MAX_RETURN_WINDOW_DAYS} (7)")
     three_levels_acknowledged = _rule("the compliance acknowledgement 3 levels need")
 
 

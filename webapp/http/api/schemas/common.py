@@ -1,12 +1,16 @@
-"""Field builders shared by the API schemas: ids, money in fen, bounded text."""
+"""Field builders shared by the API schemas: ids, money in fen, bounded numbers and text.
+
+Every limit comes from ``commissions.bounds``, the one table the services and
+the pure rules read too. Text that cannot be stored (NUL, lone surrogates) is
+refused for every field at once by the request parser (``webapp.http.api.common``).
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from webapp.http.api.common import MAX_ID
-from webapp.services.catalogue import MAX_PRICE_FEN
+from commissions.bounds import MAX_ID, MAX_PRICE_FEN
 
 
 def id_field(**kwargs: Any) -> fields.Integer:
@@ -17,6 +21,11 @@ def id_field(**kwargs: Any) -> fields.Integer:
 def query_id_field(**kwargs: Any) -> fields.Integer:
     """A database id in a query string (text there, so not strict)."""
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def whole_field(low: int, high: int, **kwargs: Any) -> fields.Integer:
+    """A strict whole number from ``low`` to ``high`` (never a float, a string or a bool)."""
+    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), **kwargs)
 
 
 def fen_field(minimum: int = 0, **kwargs: Any) -> fields.Integer:

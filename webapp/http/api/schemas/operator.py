@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from commissions.bounds import MAX_SORT_ORDER
 from webapp.http.api.schemas.common import id_field, query_id_field, text_field
 from webapp.models import OrderStatus, Role
 
@@ -33,7 +34,7 @@ class CategoryCreateSchema(Schema):
     name = text_field(1, 50, required=True)
     parent_id = id_field(load_default=None, allow_none=True)
     sort_order = fields.Integer(
-        strict=True, validate=validate.Range(-1_000_000, 1_000_000), load_default=0
+        strict=True, validate=validate.Range(-MAX_SORT_ORDER, MAX_SORT_ORDER), load_default=0
     )
 
 

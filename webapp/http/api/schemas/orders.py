@@ -5,8 +5,16 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from bots.dialogue.texts import mask_phone
 from webapp.http.api.schemas.common import text_field
 from webapp.models import Order
+
+
+class MaskedPhone(fields.String):
+    """A phone number dumped with its middle hidden (the chat's one mask)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else mask_phone(str(value))
 
 
 class ShipmentSchema(Schema):
@@ -58,6 +66,9 @@ class BuyerOrderSchema(_OrderBaseSchema):
     total_fen = fields.Integer()
     refunded_fen = fields.Integer()
     expires_at = fields.DateTime(metadata={"description": "unpaid orders are cancelled then"})
+    # The buyer reads their order, not the courier's label: the number is masked as in the
+    # chat and on the H5 pages (suppliers, who ship, and operators see it whole).
+    phone = MaskedPhone(metadata={"description": "masked, e.g. 138****8000"})
     cancelled_at = fields.DateTime(allow_none=True)
     cancel_reason = fields.String()
     lines = fields.Nested(BuyerOrderLineSchema, many=True)

@@ -13,7 +13,15 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from referral.domain.guardrails import MAX_LEVELS
+from commissions.bounds import (
+    MAX_AMOUNT_FEN,
+    MAX_BINDING_DAYS,
+    MAX_COUNT,
+    MAX_LEVELS,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    MAX_TIER_RANK,
+)
 from referral.domain.rules import (
     TRANSITIONS,
     BindingMode,
@@ -22,11 +30,9 @@ from referral.domain.rules import (
     Eligibility,
     InactiveUpline,
 )
-from webapp.http.api.schemas.common import id_field, text_field
+from webapp.http.api.schemas.common import id_field, text_field, whole_field
 
 REASON_LENGTH = 200
-# Larger than any real team's sales: the services check what matters.
-CRITERION_CEILING = 10**15
 
 
 def _choice(kind: type[Any], **kwargs: Any) -> fields.String:
@@ -55,11 +61,8 @@ class TierSchema(Schema):
     created_at = fields.DateTime()
 
 
-def _criterion(description: str, **kwargs: Any) -> fields.Integer:
-    return fields.Integer(
-        strict=True, validate=validate.Range(min=0, max=CRITERION_CEILING),
-        metadata={"description": description}, **kwargs,
-    )
+def _criterion(description: str, ceiling: int = MAX_AMOUNT_FEN) -> fields.Integer:
+    return whole_field(0, ceiling, metadata={"description": description})
 
 
 class TierCreateSchema(Schema):
@@ -70,11 +73,11 @@ class TierCreateSchema(Schema):
 
     code = text_field(1, 32, required=True)
     name = text_field(1, 64, required=True)
-    rank = fields.Integer(strict=True, validate=validate.Range(1, 1000), required=True)
+    rank = whole_field(1, MAX_TIER_RANK, required=True)
     min_own_spend_fen = _criterion("own completed purchases, fen")
     min_own_sales_fen = _criterion("completed sales to direct customers, fen")
     min_team_sales_fen = _criterion("completed sales at every commission level, fen")
-    min_completed_orders = _criterion("own completed orders")
+    min_completed_orders = _criterion("own completed orders", MAX_COUNT)
 
 
 class TierUpdateSchema(TierCreateSchema):
@@ -82,7 +85,7 @@ class TierUpdateSchema(TierCreateSchema):
 
     code = text_field(1, 32)
     name = text_field(1, 64)
-    rank = fields.Integer(strict=True, validate=validate.Range(1, 1000))
+    rank = whole_field(1, MAX_TIER_RANK)
 
     @validates_schema
     def _something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -273,8 +276,8 @@ class DownlinePageSchema(Schema):
 class UserReferralQuerySchema(Schema):
     """Which part of the user's tree to show."""
 
-    page = fields.Integer(validate=validate.Range(min=1, max=1_000_000), load_default=1)
-    page_size = fields.Integer(validate=validate.Range(min=1, max=100), load_default=20)
+    page = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE), load_default=1)
+    page_size = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE_SIZE), load_default=20)
     chain_limit = fields.Integer(validate=validate.Range(min=1, max=500), load_default=50)
 
 
@@ -320,10 +323,9 @@ class ReferralSettingsUpdateSchema(Schema):
         unknown = INCLUDE
 
     eligibility = _choice(Eligibility)
-    eligibility_spend_fen = fields.Integer(strict=True, validate=validate.Range(min=0))
+    eligibility_spend_fen = whole_field(0, MAX_AMOUNT_FEN)
     binding_mode = _choice(BindingMode)
-    binding_days = fields.Integer(strict=True, allow_none=True,
-                                  metadata={"minimum": 1, "maximum": 3650})
+    binding_days = whole_field(1, MAX_BINDING_DAYS, allow_none=True)
     # Bounds documented, not validated here: the guardrail refuses in its own words.
     levels = fields.Integer(strict=True, metadata={"minimum": 1, "maximum": MAX_LEVELS})
     three_levels_acknowledged = fields.Boolean(truthy={True}, falsy={False})

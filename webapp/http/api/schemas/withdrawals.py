@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from commissions.withdrawals import CHANNELS, MAX_REASON, MAX_REFERENCE, STATUSES
-from webapp.http.api.schemas.common import text_field
+from webapp.http.api.schemas.common import query_id_field, text_field
 
 
 class WithdrawalRequestSchema(Schema):
@@ -47,7 +47,7 @@ class OwnWithdrawalQuerySchema(Schema):
 class WithdrawalQuerySchema(OwnWithdrawalQuerySchema):
     """Filters of the operator's list."""
 
-    distributor_id = fields.Integer(validate=validate.Range(min=1))
+    distributor_id = query_id_field()
 
 
 class ReasonSchema(Schema):
