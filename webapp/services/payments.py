@@ -177,6 +177,12 @@ def _record_paid(
                               amount_fen=order.total_fen, created_at=now)
             session.add(payment)
             session.flush()
+        # One WeChat transaction pays one order: a notify naming a transaction that
+        # already paid another order is forged or corrupt, and is refused, not retried.
+        other = session.scalar(select(Payment.order_id).where(
+            Payment.transaction_id == notice.transaction_id, Payment.id != payment.id))
+        if other is not None:
+            raise _Refused(f"transaction {notice.transaction_id} already paid order id {other}")
         values: dict[str, Any] = {
             "transaction_id": notice.transaction_id,
             "status": PaymentStatus.SUCCEEDED,
