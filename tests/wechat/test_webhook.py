@@ -131,10 +131,11 @@ def test_bad_signed_query_is_refused(wx, storefront, query_change, status):
 
 def test_signed_query_replayed_with_another_body_is_refused(wx, storefront):
     query = signed_query()
-    first = wx.post("/wechat", query_string=query, data=text_xml("mine", msg_id=1))
+    body = text_xml("mine", msg_id=1)  # built once: CreateTime must not tick between posts
+    first = wx.post("/wechat", query_string=query, data=body)
     assert first.status_code == 200
     # WeChat's own retry (same body) is fine; a different body under the same signature is not.
-    again = wx.post("/wechat", query_string=query, data=text_xml("mine", msg_id=1))
+    again = wx.post("/wechat", query_string=query, data=body)
     assert again.status_code == 200 and again.data == first.data
     forged = wx.post("/wechat", query_string=query, data=text_xml("forged", msg_id=2))
     assert forged.status_code == 403
