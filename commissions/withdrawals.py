@@ -32,13 +32,13 @@ from commissions import ledger
 from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
+from core.actors import Actor
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.journal import audit
+from core.models import Distributor, Role, User, Withdrawal, WithdrawalStatus
+from core.models.base import utcnow
+from core.uow import DbSession, unit_of_work
 from referral.domain.rules import DistributorStatus
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.models import Distributor, Role, User, Withdrawal, WithdrawalStatus
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 S = WithdrawalStatus
 STATUSES = (S.REQUESTED, S.APPROVED, S.SUBMITTED, S.SUCCEEDED, S.FAILED, S.REJECTED,

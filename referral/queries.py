@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
-from webapp.models import AuditEntry, Distributor, ReferralBinding, User
-from webapp.models.base import utcnow
-from webapp.services.uow import DbSession
+from core.models import AuditEntry, Distributor, ReferralBinding, User
+from core.models.base import utcnow
+from core.uow import DbSession
 
 # The audit action every change of a user's upline writes (referral.binding).
 BOUND_ACTION = "referral.bound"

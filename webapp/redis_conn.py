@@ -5,7 +5,7 @@ Unix socket next to the database in the instance folder; every other process of
 the app (web workers, RQ workers) opens the same file and so shares that server.
 
 The app's shared client fails fast when Redis is away, because the webhook must
-still answer WeChat within 5 s (``webapp.chat.outage``): connecting gives up
+still answer WeChat within 5 s (``storefront.outage``): connecting gives up
 after ``REDIS_CONNECT_TIMEOUT_SECONDS`` (1 s), a command waits at most
 ``REDIS_SOCKET_TIMEOUT_SECONDS`` (2 s) for its reply, and a failed connection is
 tried once more at once, never with redis-py's default ten retries and backoff.

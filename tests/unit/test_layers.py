@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE_PACKAGES = ["webapp/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
+PURE_PACKAGES = ["shop/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
                  "commissions/plans.py", "commissions/split.py", "commissions/money.py",
                  "commissions/prorata.py"]
 FORBIDDEN = ("flask", "flask_sqlalchemy", "flask_smorest", "sqlalchemy", "wechatpy", "rq",
-             "redis", "webapp.models", "webapp.services", "webapp.http", "webapp.extensions")
+             "redis", "core.models", "shop", "webapp.http", "webapp.extensions")
 
 
 def _imports(path: Path) -> set[str]:
