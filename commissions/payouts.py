@@ -27,8 +27,8 @@ from sqlalchemy import and_, or_, select
 from adapters.wechat.pay_v2 import GatewayError, PayGateway
 from commissions import withdrawals
 from core.actors import Actor
+from core.clock import utcnow
 from core.models import Withdrawal, WithdrawalStatus
-from core.models.base import utcnow
 from core.uow import DbSession
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, literal, select, union_all, u
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from core.clock import utcnow
 from core.models import (
     CommissionLine,
     CommissionStatus,
@@ -23,7 +24,6 @@ from core.models import (
     LedgerEntry,
     LedgerTransaction,
 )
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from shop.domain.order_rules import matures_at
 

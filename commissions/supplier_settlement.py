@@ -32,6 +32,7 @@ from commissions.money import format_yuan
 from commissions.plan_store import plan_version
 from commissions.plans import PlanError
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.journal import audit
 from core.models import (
@@ -44,7 +45,6 @@ from core.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from shop.domain.order_rules import window_start
 

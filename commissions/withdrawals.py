@@ -33,10 +33,10 @@ from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.journal import audit
 from core.models import Distributor, Role, User, Withdrawal, WithdrawalStatus
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.domain.rules import DistributorStatus
 
@@ -342,7 +342,7 @@ def mark_failed(session: DbSession, actor: Actor, withdrawal_id: int,
 
 
 def withdrawals_query(*, distributor_id: int | None = None,
-                      status: str | None = None) -> Select[tuple[Withdrawal]]:
+                      status: str | None = None) -> Select[Withdrawal]:
     """Withdrawals newest first, optionally of one distributor and/or in one status."""
     stmt = select(Withdrawal).order_by(Withdrawal.id.desc())
     if distributor_id is not None:

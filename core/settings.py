@@ -24,6 +24,9 @@ DEV_WECHAT_PAY_API_KEY = "chatshopdevpaykey0000000000000000"
 DEV_WECHAT_ENCODING_AES_KEY = "ChatShopDemoOnlyEncodingAESKeyNotForProd012"
 # How long an H5 sign-in lasts when H5_SESSION_DAYS is unset.
 DEFAULT_H5_SESSION_DAYS = 7
+# The app's Redis client fails fast so the webhook can still answer during an outage.
+DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
+DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -66,9 +69,10 @@ def settings_from_environment() -> dict[str, Any]:
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        # The app's Redis client fails fast so the webhook can still answer during an outage.
-        "REDIS_CONNECT_TIMEOUT_SECONDS": _env_seconds("REDIS_CONNECT_TIMEOUT_SECONDS", 1.0),
-        "REDIS_SOCKET_TIMEOUT_SECONDS": _env_seconds("REDIS_SOCKET_TIMEOUT_SECONDS", 2.0),
+        "REDIS_CONNECT_TIMEOUT_SECONDS": _env_seconds(
+            "REDIS_CONNECT_TIMEOUT_SECONDS", DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS),
+        "REDIS_SOCKET_TIMEOUT_SECONDS": _env_seconds(
+            "REDIS_SOCKET_TIMEOUT_SECONDS", DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", DEV_PUBLIC_BASE_URL),
         "WECHAT_TOKEN": os.environ.get("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
         "WECHAT_APP_ID": os.environ.get("WECHAT_APP_ID", DEV_WECHAT_APP_ID),

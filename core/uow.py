@@ -3,21 +3,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy.orm import Session, scoped_session
 
-from webapp.extensions import write_intent
+from core.db import write_intent
 
 # What services take as ``session``: views and jobs pass Flask-SQLAlchemy's
-# ``db.session``, a ``scoped_session[flask_sqlalchemy.session.Session]`` proxy
-# (the type parameter is invariant, hence named exactly); tests and scripts may
-# pass a plain Session. The proxy forwards most of Session (execute, scalars,
-# get, add, flush, commit, rollback, connection, ...) but not everything:
-# ``in_transaction()`` for one is not proxied, so code needing such a method
-# unwraps the proxy first, as ``unit_of_work`` does.
-DbSession: TypeAlias = Session | scoped_session[FlaskSession]
+# ``db.session``, a ``scoped_session`` over its own Session subclass (typed ``Any``
+# here so core needs no Flask); tests and scripts may pass a plain Session. The
+# proxy forwards most of Session (execute, scalars, get, add, flush, commit,
+# rollback, connection, ...) but not everything: ``in_transaction()`` for one is
+# not proxied, so code needing such a method unwraps the proxy first, as
+# ``unit_of_work`` does.
+DbSession: TypeAlias = Session | scoped_session[Any]
 
 
 @contextmanager
@@ -25,7 +24,7 @@ def unit_of_work(session: DbSession) -> Iterator[DbSession]:
     """Run a block as one writing transaction on ``session``.
 
     A read transaction the caller left open is ended first, so that the write
-    transaction starts fresh (on SQLite: with BEGIN IMMEDIATE, see extensions).
+    transaction starts fresh (on SQLite: with BEGIN IMMEDIATE, see ``core.db``).
     Nested use joins the outer unit of work.
     """
     if write_intent.get():

@@ -15,10 +15,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.journal import audit
 from core.models import Distributor, ReferralBinding, Role, User
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.domain.codes import distributor_in_scene, normalise_invite_code
 from referral.domain.rules import (

@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 
 from commissions.bounds import MAX_TIER_RANK, text_problem, within
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.journal import announce, audit
 from core.models import Distributor, DistributorTier, Order, OrderStatus, Role, User, UserRole
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.domain.codes import new_invite_code, normalise_invite_code
 from referral.domain.guardrails import GuardrailError, check_tier_criteria

@@ -55,9 +55,9 @@ from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import update
 from wechatpy.exceptions import WeChatClientException
 
+from core.clock import utcnow
 from core.errors import DomainError
 from core.models import Distributor, User
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.qrcodes import NotActiveDistributor, QrCode, ensure_qr_code
 from webapp.redis_conn import get_redis

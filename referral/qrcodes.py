@@ -48,10 +48,10 @@ from sqlalchemy import update
 from wechatpy.client.api.qrcode import WeChatQRCode
 from wechatpy.exceptions import WeChatClientException
 
+from core.clock import utcnow
 from core.errors import Conflict, DomainError
 from core.journal import audit
 from core.models import Distributor
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.domain.codes import scene_for
 from referral.domain.rules import DistributorStatus

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
+from core.clock import utcnow
 from core.models import AuditEntry, Distributor, ReferralBinding, User
-from core.models.base import utcnow
 from core.uow import DbSession
 
 # The audit action every change of a user's upline writes (referral.binding).
@@ -80,7 +80,7 @@ def current_upline(session: DbSession, user_id: int, now: datetime | None = None
                   binding.expires_at)
 
 
-def binding_history_query(user_id: int) -> Select[tuple[AuditEntry]]:
+def binding_history_query(user_id: int) -> Select[AuditEntry]:
     """Every change of a user's upline (the audit rows), newest first."""
     return (
         select(AuditEntry)

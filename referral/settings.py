@@ -7,10 +7,10 @@ from typing import Any
 
 from commissions.bounds import MAX_AMOUNT_FEN, MAX_BINDING_DAYS
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import InvalidInput
 from core.journal import audit
 from core.models import ReferralSettings, Role
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.domain.guardrails import (
     DEFAULT_LEVELS,

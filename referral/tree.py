@@ -17,6 +17,7 @@ from sqlalchemy import Integer, Select, String, and_, bindparam, case, func, lit
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.clock import utcnow
 from core.models import (
     Distributor,
     DistributorTier,
@@ -26,7 +27,7 @@ from core.models import (
     ReferralBinding,
     User,
 )
-from core.models.base import UTCDateTime, utcnow
+from core.models.base import UTCDateTime
 from core.uow import DbSession
 from referral.domain.rules import Ancestor, DistributorStatus
 

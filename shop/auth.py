@@ -7,9 +7,9 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from core.clock import utcnow
 from core.journal import audit
 from core.models import ApiToken, Role, User, UserRole
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 
 TOKEN_PREFIX = "cs_"

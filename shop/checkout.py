@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import lazyload
 
 from commissions.bounds import MAX_ORDER_TOTAL_FEN
+from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, OutOfStock
 from core.journal import announce, audit
 from core.models import (
@@ -23,7 +24,6 @@ from core.models import (
     Sku,
     Supplier,
 )
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from shop.cart import validate_quantity
 from shop.domain.addresses import AddressError, ShippingAddress, validate_address

@@ -17,10 +17,10 @@ from sqlalchemy import Select, func, select, update
 
 from commissions.settlement import start_return_window
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.journal import announce, audit
 from core.models import Order, OrderLine, OrderStatus, Role, Shipment, Sku
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from shop.domain.order_rules import (
     COMPLETED,

@@ -36,10 +36,10 @@ from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, PayNotice,
 from adapters.wechat.pay_v2 import GatewayError, pay_gateway
 from commissions.accrual import book_late_payment, book_paid_order
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, PaymentGatewayError
 from core.journal import announce, audit
 from core.models import Order, OrderStatus, Payment, PaymentStatus, User
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from referral.attribution import chain_snapshot, record_attribution
 from shop.domain.refund_rules import plan_refund

@@ -45,6 +45,7 @@ from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, RefundNoti
 from adapters.wechat.pay_v2 import GatewayError, pay_gateway
 from commissions.reversal import book_refund
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.journal import announce, audit
 from core.models import (
@@ -58,7 +59,6 @@ from core.models import (
     RefundStatus,
     Sku,
 )
-from core.models.base import utcnow
 from core.uow import DbSession, unit_of_work
 from shop.domain.order_rules import REFUNDABLE
 from shop.domain.refund_rules import (

@@ -57,9 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings)
 
-    from core import errors, models  # noqa: F401  (models registers tables)
+    from core import models  # noqa: F401  (models registers tables)
     from webapp import redis_conn
     from webapp.extensions import db, migrate
+    from webapp.http import errors
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)

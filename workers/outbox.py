@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from rq import Retry
 from sqlalchemy import select
 
+from core.clock import utcnow
 from core.models import OutboxMessage
-from core.models.base import utcnow
 from core.uow import DbSession
 from workers.queues import DEFAULT
 

@@ -1,4 +1,4 @@
-"""ORM models; importing this package registers every table on ``db.metadata``."""
+"""ORM models; importing this package registers every table on ``core.db.Base.metadata``."""
 from core.models.catalogue import Category, Product, ProductStatus, Sku, Supplier
 from core.models.events import AuditEntry, OutboxMessage
 from core.models.ledger import (

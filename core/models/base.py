@@ -6,11 +6,6 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back timezone-aware datetimes (SQLite forgets the zone)."""
 

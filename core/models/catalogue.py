@@ -7,11 +7,12 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
-class Supplier(db.Model):  # type: ignore[name-defined]
+class Supplier(Base):
     """A company that owns products, keeps stock, ships, and is paid the supply price."""
 
     __tablename__ = "suppliers"
@@ -23,7 +24,7 @@ class Supplier(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Category(db.Model):  # type: ignore[name-defined]
+class Category(Base):
     """A shelf of the shop; optionally nested under a parent category."""
 
     __tablename__ = "categories"
@@ -42,7 +43,7 @@ class ProductStatus(StrEnum):
     INACTIVE = "inactive"
 
 
-class Product(db.Model):  # type: ignore[name-defined]
+class Product(Base):
     """A product a supplier lists; buyers choose one of its SKUs."""
 
     __tablename__ = "products"
@@ -64,7 +65,7 @@ class Product(db.Model):  # type: ignore[name-defined]
     )
 
 
-class Sku(db.Model):  # type: ignore[name-defined]
+class Sku(Base):
     """A sellable variant: price and supply price in fen, stock on hand."""
 
     __tablename__ = "skus"

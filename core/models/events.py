@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined]
+class OutboxMessage(Base):
     """An event written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox_messages"
@@ -25,7 +26,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]
     attempts: Mapped[int] = mapped_column(default=0)
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined]
+class AuditEntry(Base):
     """Who did what to which thing, and why; append-only."""
 
     __tablename__ = "audit_log"

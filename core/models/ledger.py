@@ -24,11 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
-class CommissionPlanVersion(db.Model):  # type: ignore[name-defined]
+class CommissionPlanVersion(Base):
     """One version of the commission plan; saving a plan adds a version, never edits one."""
 
     __tablename__ = "commission_plan_versions"
@@ -41,7 +42,7 @@ class CommissionPlanVersion(db.Model):  # type: ignore[name-defined]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class LineSplit(db.Model):  # type: ignore[name-defined]
+class LineSplit(Base):
     """How one paid order line was split, and how much of each share refunds took back."""
 
     __tablename__ = "line_splits"
@@ -76,7 +77,7 @@ class CommissionStatus:
     REVERSED = "reversed"
 
 
-class CommissionLine(db.Model):  # type: ignore[name-defined]
+class CommissionLine(Base):
     """A distributor's commission on one order line, or a clawback of one after settlement."""
 
     __tablename__ = "commission_lines"
@@ -108,7 +109,7 @@ class CommissionLine(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class LedgerAccount(db.Model):  # type: ignore[name-defined]
+class LedgerAccount(Base):
     """An account: a kind and, for per-party accounts, its owner (user or supplier id)."""
 
     __tablename__ = "ledger_accounts"
@@ -123,7 +124,7 @@ class LedgerAccount(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class LedgerTransaction(db.Model):  # type: ignore[name-defined]
+class LedgerTransaction(Base):
     """One money event: the entries under it sum to zero."""
 
     __tablename__ = "ledger_transactions"
@@ -141,7 +142,7 @@ class LedgerTransaction(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class LedgerEntry(db.Model):  # type: ignore[name-defined]
+class LedgerEntry(Base):
     """One leg of a transaction: a signed amount on one account."""
 
     __tablename__ = "ledger_entries"
@@ -156,7 +157,7 @@ class LedgerEntry(db.Model):  # type: ignore[name-defined]
     amount_fen: Mapped[int] = mapped_column(BigInteger)
 
 
-class SupplierSettlement(db.Model):  # type: ignore[name-defined]
+class SupplierSettlement(Base):
     """A batch of supply cost owed to one supplier; paid by the operator."""
 
     __tablename__ = "supplier_settlements"
@@ -172,7 +173,7 @@ class SupplierSettlement(db.Model):  # type: ignore[name-defined]
     payment_reference: Mapped[str] = mapped_column(String(64), default="")
 
 
-class SupplierSettlementItem(db.Model):  # type: ignore[name-defined]
+class SupplierSettlementItem(Base):
     """What one order line contributed to a settlement batch (negative after a late refund)."""
 
     __tablename__ = "supplier_settlement_items"
@@ -198,7 +199,7 @@ class WithdrawalStatus:
     CANCELLED = "cancelled"
 
 
-class Withdrawal(db.Model):  # type: ignore[name-defined]
+class Withdrawal(Base):
     """A distributor's request to be paid out part of their available balance.
 
     ``number`` is the WeChat ``partner_trade_no``: the same number goes with every

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
-class CartItem(db.Model):  # type: ignore[name-defined]
+class CartItem(Base):
     """One SKU in a buyer's cart; the cart is the set of a user's items."""
 
     __tablename__ = "cart_items"
@@ -41,7 +42,7 @@ class OrderStatus(StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
-class Order(db.Model):  # type: ignore[name-defined]
+class Order(Base):
     """A buyer's order: its lines, amounts in fen, and where it is in its lifecycle."""
 
     __tablename__ = "orders"
@@ -89,7 +90,7 @@ class Order(db.Model):  # type: ignore[name-defined]
         return {line.supplier_id for line in self.lines}
 
 
-class OrderLine(db.Model):  # type: ignore[name-defined]
+class OrderLine(Base):
     """A snapshot of what was bought: title, prices and quantity at checkout."""
 
     __tablename__ = "order_lines"
@@ -122,7 +123,7 @@ class OrderLine(db.Model):  # type: ignore[name-defined]
     order: Mapped[Order] = relationship(back_populates="lines")
 
 
-class Shipment(db.Model):  # type: ignore[name-defined]
+class Shipment(Base):
     """A supplier's drop-shipment of its lines of an order."""
 
     __tablename__ = "shipments"

@@ -7,8 +7,9 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
 class PaymentStatus(StrEnum):
@@ -19,7 +20,7 @@ class PaymentStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Payment(db.Model):  # type: ignore[name-defined]
+class Payment(Base):
     """One WeChat Pay transaction for an order; out_trade_no is stable per order."""
 
     __tablename__ = "payments"
@@ -46,7 +47,7 @@ class RefundStatus(StrEnum):
     FAILED = "failed"
 
 
-class Refund(db.Model):  # type: ignore[name-defined]
+class Refund(Base):
     """Money going back to the buyer through WeChat Pay, for some lines of an order."""
 
     __tablename__ = "refunds"
@@ -72,7 +73,7 @@ class Refund(db.Model):  # type: ignore[name-defined]
     )
 
 
-class RefundLine(db.Model):  # type: ignore[name-defined]
+class RefundLine(Base):
     """How much of one order line a refund gives back."""
 
     __tablename__ = "refund_lines"

@@ -12,11 +12,12 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
-class ReferralSettings(db.Model):  # type: ignore[name-defined]
+class ReferralSettings(Base):
     """The operator's referral rules: one row (id 1), every change audited."""
 
     __tablename__ = "referral_settings"
@@ -38,7 +39,7 @@ class ReferralSettings(db.Model):  # type: ignore[name-defined]
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class DistributorTier(db.Model):  # type: ignore[name-defined]
+class DistributorTier(Base):
     """A distributor level with the thresholds that earn it (never a head count)."""
 
     __tablename__ = "distributor_tiers"
@@ -54,7 +55,7 @@ class DistributorTier(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Distributor(db.Model):  # type: ignore[name-defined]
+class Distributor(Base):
     """A user's distributor record: application, status, tier, invite code and QR code."""
 
     __tablename__ = "distributors"
@@ -81,7 +82,7 @@ class Distributor(db.Model):  # type: ignore[name-defined]
     tier: Mapped[DistributorTier | None] = relationship()
 
 
-class ReferralBinding(db.Model):  # type: ignore[name-defined]
+class ReferralBinding(Base):
     """A user's current upline: one row per bound user (history lives in the audit log)."""
 
     __tablename__ = "referral_bindings"
@@ -101,7 +102,7 @@ class ReferralBinding(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class OrderReferral(db.Model):  # type: ignore[name-defined]
+class OrderReferral(Base):
     """One member of a paid order's attribution chain, queryable by distributor."""
 
     __tablename__ = "order_referrals"

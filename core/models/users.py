@@ -7,8 +7,9 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models.base import UTCDateTime, utcnow
-from webapp.extensions import db
+from core.clock import utcnow
+from core.db import Base
+from core.models.base import UTCDateTime
 
 
 class Role(StrEnum):
@@ -20,7 +21,7 @@ class Role(StrEnum):
     CONSUMER = "consumer"
 
 
-class User(db.Model):  # type: ignore[name-defined]
+class User(Base):
     """A person: a WeChat follower (openid) and/or a console user."""
 
     __tablename__ = "users"
@@ -48,7 +49,7 @@ class User(db.Model):  # type: ignore[name-defined]
         return sorted(r.role for r in self.roles)
 
 
-class UserRole(db.Model):  # type: ignore[name-defined]
+class UserRole(Base):
     """One role held by one user."""
 
     __tablename__ = "user_roles"
@@ -62,7 +63,7 @@ class UserRole(db.Model):  # type: ignore[name-defined]
     user: Mapped[User] = relationship(back_populates="roles")
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined]
+class ApiToken(Base):
     """A bearer token for the REST API; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
@@ -77,7 +78,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     user: Mapped[User] = relationship()
 
 
-class Address(db.Model):  # type: ignore[name-defined]
+class Address(Base):
     """A saved shipping address of a buyer."""
 
     __tablename__ = "addresses"

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core.clock import utcnow
 from core.models import Address, User
-from core.models.base import utcnow
 from tests.support.factories import auth_header
 from webapp.extensions import db
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.clock import utcnow
 from core.models import (
     AuditEntry,
     Order,
@@ -13,7 +14,6 @@ from core.models import (
     Supplier,
     User,
 )
-from core.models.base import utcnow
 from shop import checkout
 from shop.domain.addresses import validate_address
 from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
 from core.actors import Actor
+from core.clock import utcnow
 from core.models import Distributor, Order, OrderReferral, ReferralBinding, Role
-from core.models.base import utcnow
 from referral.settings import change_rules
 from shop import checkout, payments
 from shop.domain.addresses import validate_address

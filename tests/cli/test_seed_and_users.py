@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import utcnow
 from core.models import (
     Address,
     Category,
@@ -21,7 +22,6 @@ from core.models import (
     User,
     UserRole,
 )
-from core.models.base import utcnow
 from shop.auth import user_for_token
 from webapp.extensions import db
 

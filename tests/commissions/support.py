@@ -8,8 +8,8 @@ from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
 from core.actors import Actor
+from core.clock import utcnow
 from core.models import Order, OrderStatus, Refund, User
-from core.models.base import utcnow
 from shop import payments, refunds
 from shop.orders import confirm_receipt
 from tests.integration.test_payments_support import (

@@ -35,8 +35,8 @@ from commissions.reports import (
     top_distributors,
 )
 from core.actors import Actor
+from core.clock import utcnow
 from core.models import Order, Role, Supplier, User
-from core.models.base import utcnow
 from shop import payments
 from tests.commissions.support import (
     assert_ledger_clean,

@@ -18,6 +18,7 @@ from commissions.checks import stranded_orders
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import open_settlements
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict
 from core.models import (
     CommissionLine,
@@ -29,7 +30,6 @@ from core.models import (
     SupplierSettlementItem,
     User,
 )
-from core.models.base import utcnow
 from shop import orders, payments
 from tests.cli.test_seed_and_users import ChatshopRunner
 from tests.commissions.support import (

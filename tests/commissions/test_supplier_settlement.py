@@ -25,6 +25,7 @@ from commissions.supplier_settlement import (
     statement_csv,
 )
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import (
     AuditEntry,
@@ -36,7 +37,6 @@ from core.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from core.models.base import utcnow
 from shop import payments, refunds
 from tests.commissions.support import assert_ledger_clean, complete, refund
 from tests.integration.test_payments_support import (

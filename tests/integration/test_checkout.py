@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, OutOfStock
 from core.models import AuditEntry, Order, OrderStatus, OutboxMessage, Role, Sku
-from core.models.base import utcnow
 from shop import cart, checkout, orders
 from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_supplier, make_user

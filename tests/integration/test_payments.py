@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import (
     AuditEntry,
@@ -25,7 +26,6 @@ from core.models import (
     RefundStatus,
     Sku,
 )
-from core.models.base import utcnow
 from shop import orders, payments
 from tests.integration.test_payments_support import (
     cdata_xml,

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import AuditEntry, Distributor, OutboxMessage, ReferralBinding, Role
-from core.models.base import utcnow
 from referral.binding import (
     BindingRefused,
     bind,

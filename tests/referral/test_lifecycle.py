@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.actors import Actor
+from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import (
     Distributor,
@@ -15,7 +16,6 @@ from core.models import (
     Role,
     User,
 )
-from core.models.base import utcnow
 from referral import distributors, settings
 from referral.binding import bind
 from referral.domain.rules import BindingSource

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, insert
 
+from core.clock import utcnow
 from core.models import (
     Distributor,
     DistributorTier,
@@ -14,7 +15,6 @@ from core.models import (
     ReferralBinding,
     User,
 )
-from core.models.base import utcnow
 from referral.attribution import chain_snapshot
 from referral.tree import ancestors, direct_downline, is_above, team_stats, upline_chain
 from tests.referral.conftest import link, make_distributor, set_rules

@@ -9,8 +9,8 @@ import pytest
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from core.clock import utcnow
 from core.models import Order, OrderStatus, Sku
-from core.models.base import utcnow
 from shop import checkout
 from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
