@@ -8,10 +8,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from core.clock import utcnow
+from core.models import Address, User
 from tests.support.factories import auth_header
 from webapp.extensions import db
-from webapp.models import Address, User
-from webapp.models.base import utcnow
 
 GOOD_ADDRESS = {
     "recipient": "张三",
@@ -56,7 +56,7 @@ def save_address(user: User, **overrides: Any) -> Address:
 
 def mark_paid(order_id: int) -> None:
     """Set an order paid directly (payments are tested elsewhere)."""
-    from webapp.models import Order, OrderStatus
+    from core.models import Order, OrderStatus
 
     order = db.session.get(Order, order_id)
     assert order is not None

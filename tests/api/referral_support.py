@@ -5,14 +5,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, Role, User
 from referral.attribution import chain_snapshot, record_attribution
 from referral.domain.codes import new_invite_code
+from shop import checkout
+from shop.domain.addresses import validate_address
 from tests.api.conftest import GOOD_ADDRESS, mark_paid
 from tests.support.factories import make_product, make_user
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
-from webapp.services import checkout
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 

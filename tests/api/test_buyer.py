@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import Order, OrderStatus, ProductStatus, Role, Sku
 from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, save_address
 from tests.support.factories import make_product, make_user
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, ProductStatus, Role, Sku
 
 
 def _stock(sku_id: int) -> int:

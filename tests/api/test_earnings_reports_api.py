@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from commissions.bounds import MAX_PAGE
+from core.models import CommissionLine, Distributor, LineSplit, Role, Supplier, User
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.commissions.support import paid_order
 from tests.commissions.test_earnings_reports import Story, money_story
@@ -19,7 +20,6 @@ from tests.integration.test_payments_support import install_fake_gateway
 from tests.referral.conftest import link, make_distributor
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import CommissionLine, Distributor, LineSplit, Role, Supplier, User
 
 REPORTS = ["pnl", "commissions-by-level", "top-distributors", "supplier-payables"]
 PLAN = "/api/v1/operator/commission-plan"

@@ -1,10 +1,10 @@
 """One sale through HTTP: list, cart, checkout, payment, shipping, receipt (both databases)."""
 from __future__ import annotations
 
+from core.models import AuditEntry, OrderStatus, Role, Sku
 from tests.api.conftest import GOOD_ADDRESS, bearer, mark_paid
 from tests.support.factories import make_category, make_supplier, make_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, OrderStatus, Role, Sku
 
 
 def _stock(sku_id: int) -> int:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
-from webapp.extensions import db
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     AuditEntry,
     Order,
     Payment,
@@ -17,8 +14,11 @@ from webapp.models import (
     Supplier,
     User,
 )
-from webapp.models.base import utcnow
-from webapp.services import checkout
+from shop import checkout
+from shop.domain.addresses import validate_address
+from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid
+from tests.support.factories import make_category, make_product, make_supplier, make_user
+from webapp.extensions import db
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 

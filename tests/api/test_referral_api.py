@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from core.models import Distributor, Order, Role
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.api.referral_support import (
     audit_rows,
@@ -19,7 +20,6 @@ from tests.api.referral_support import (
 )
 from tests.support.factories import make_supplier, make_user
 from webapp.extensions import db
-from webapp.models import Distributor, Order, Role
 
 DISTRIBUTOR_ENDPOINTS = [
     ("get", "/api/v1/distributor/team", None),

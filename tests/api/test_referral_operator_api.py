@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from core.models import DistributorTier, ReferralSettings, Role
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.api.referral_support import (
     audit_rows,
@@ -20,7 +21,6 @@ from tests.api.referral_support import (
 )
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import DistributorTier, ReferralSettings, Role
 
 SETTINGS = "/api/v1/operator/referral-settings"
 DEFAULTS = {

@@ -8,14 +8,14 @@ import pytest
 
 from commissions import ledger
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import Order, Role
+from shop import payments
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.commissions.support import assert_ledger_clean, complete
 from tests.integration.test_payments_support import fresh, place_order, signed_pay_notify
 from tests.support.factories import make_supplier, make_user
 from webapp.extensions import db
-from webapp.models import Order, Role
-from webapp.services import payments
-from webapp.services.actors import Actor
 
 BASE = "/api/v1/operator/supplier-settlements"
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import AuditEntry, OrderStatus, Role, Sku
+from shop import checkout
+from shop.domain.addresses import validate_address
 from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid
 from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import AuditEntry, OrderStatus, Role, Sku
-from webapp.services import checkout
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 

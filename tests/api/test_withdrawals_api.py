@@ -8,6 +8,7 @@ import io
 import pytest
 from rq import Queue
 
+from core.models import Distributor, User
 from tests.api.conftest import assert_refused, bearer, db_snapshot
 from tests.commissions.support import assert_ledger_clean
 from tests.commissions.test_withdrawals import fund
@@ -15,7 +16,6 @@ from tests.integration.test_payments_support import install_fake_gateway
 from tests.referral.conftest import make_distributor
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import Distributor, User
 from webapp.redis_conn import get_redis
 
 MINE = "/api/v1/distributor/withdrawals"

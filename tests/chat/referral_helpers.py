@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, Role, User
 from referral.domain.codes import new_invite_code
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
 
 
 def make_distributor(nickname: str, status: str = "active", *, openid: str | None = None) -> User:

@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from core.models import Address, CartItem, Order, Product, ProductStatus, Sku
 from tests.chat.test_storefront import buyer, count, send
 from tests.support.factories import make_category, make_supplier
 from webapp.extensions import db
-from webapp.models import Address, CartItem, Order, Product, ProductStatus, Sku
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The chat storefront end to end below HTTP: ``respond`` with a real database and Redis.
 
-Each test talks to ``webapp.chat.storefront.respond`` exactly as the WeChat
+Each test talks to ``storefront.storefront.respond`` exactly as the WeChat
 adapter does (an Inbound per message, inside an app context) and then checks
 the database: orders, stock, cart, addresses, refunds.
 """
@@ -15,13 +15,7 @@ from sqlalchemy import func, select
 
 from bots.dialogue.keys import MENU_CART, MENU_CATEGORIES
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
-from tests.chat.referral_helpers import make_distributor
-from tests.integration.test_payments_support import install_fake_gateway, signed_pay_notify
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.chat.state_store import StateStore
-from webapp.chat.storefront import respond, state_store
-from webapp.extensions import db
-from webapp.models import (
+from core.models import (
     Address,
     CartItem,
     Order,
@@ -31,8 +25,14 @@ from webapp.models import (
     Sku,
     User,
 )
+from shop import payments
+from storefront.state_store import StateStore
+from storefront.storefront import respond, state_store
+from tests.chat.referral_helpers import make_distributor
+from tests.integration.test_payments_support import install_fake_gateway, signed_pay_notify
+from tests.support.factories import make_category, make_product, make_supplier, make_user
+from webapp.extensions import db
 from webapp.redis_conn import get_redis
-from webapp.services import payments
 
 OPENID = "o-chat-buyer"
 
@@ -336,7 +336,7 @@ def test_a_user_still_being_answered_gets_a_polite_busy(shop, any_app):
 
 
 def test_an_unexpected_failure_is_an_apology(shop, monkeypatch):
-    from webapp.chat import executor
+    from storefront import executor
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database fell over")

@@ -6,13 +6,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import Distributor, ReferralBinding, Role, Withdrawal
 from tests.chat.test_referral_chat import send, user_by_openid
 from tests.commissions.support import assert_ledger_clean, complete, paid_order, settle_after
 from tests.integration.test_payments_support import install_fake_gateway
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import Distributor, ReferralBinding, Role, Withdrawal
-from webapp.services.actors import Actor
 
 OPENID = "o-chat-withdraw"
 

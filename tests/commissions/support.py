@@ -7,6 +7,11 @@ from commissions import ledger
 from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Order, OrderStatus, Refund, User
+from shop import payments, refunds
+from shop.orders import confirm_receipt
 from tests.integration.test_payments_support import (
     fresh,
     place_order,
@@ -14,11 +19,6 @@ from tests.integration.test_payments_support import (
     signed_pay_notify,
 )
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, Refund, User
-from webapp.models.base import utcnow
-from webapp.services import payments, refunds
-from webapp.services.actors import Actor
-from webapp.services.orders import confirm_receipt
 
 
 def paid_order(app, buyer: User, *lines: tuple[int, int]) -> Order:

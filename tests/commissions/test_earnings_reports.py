@@ -34,6 +34,10 @@ from commissions.reports import (
     to_csv,
     top_distributors,
 )
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Order, Role, Supplier, User
+from shop import payments
 from tests.commissions.support import (
     assert_ledger_clean,
     complete,
@@ -49,10 +53,6 @@ from tests.integration.test_payments_support import (
 from tests.referral.conftest import link, make_distributor
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import Order, Role, Supplier, User
-from webapp.models.base import utcnow
-from webapp.services import payments
-from webapp.services.actors import Actor
 
 PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
 

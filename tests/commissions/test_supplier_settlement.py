@@ -24,18 +24,10 @@ from commissions.supplier_settlement import (
     open_settlements,
     statement_csv,
 )
-from tests.commissions.support import assert_ledger_clean, complete, refund
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    refund_notify,
-    signed_pay_notify,
-)
-from tests.support.factories import make_supplier, make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     LineSplit,
     Order,
@@ -45,9 +37,17 @@ from webapp.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from webapp.models.base import utcnow
-from webapp.services import payments, refunds
-from webapp.services.actors import Actor
+from shop import payments, refunds
+from tests.commissions.support import assert_ledger_clean, complete, refund
+from tests.integration.test_payments_support import (
+    fresh,
+    install_fake_gateway,
+    place_order,
+    refund_notify,
+    signed_pay_notify,
+)
+from tests.support.factories import make_supplier, make_user
+from webapp.extensions import db
 
 
 @pytest.fixture

@@ -22,6 +22,9 @@ from commissions.checks import check_ledger
 from commissions.earnings import EarningsSummary, earnings_summary
 from commissions.ledger import Leg
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.models import AuditEntry, Distributor, Order, Role, User, Withdrawal
 from tests.commissions.support import (
     assert_ledger_clean,
     complete,
@@ -32,10 +35,7 @@ from tests.commissions.support import (
 from tests.integration.test_payments_support import install_fake_gateway, snapshot
 from tests.referral.conftest import link, make_distributor
 from tests.support.factories import make_user
-from webapp.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, Order, Role, User, Withdrawal
-from webapp.services.actors import Actor
 
 PLAN = {"rates_bp": [1000], "levels": 1, "base": "margin", "return_window_days": 7}
 

@@ -9,10 +9,10 @@ from flask import Flask
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
+from core.models import Order
+from sandbox import chat as sandbox_chat
 from webapp.extensions import db
-from webapp.models import Order
 from webapp.redis_conn import get_redis
-from webapp.sandbox import chat as sandbox_chat
 from workers.queues import QUEUE_NAMES
 
 

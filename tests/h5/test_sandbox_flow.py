@@ -8,13 +8,13 @@ import time
 import requests
 from sqlalchemy import select
 
+from core.models import Order, OrderStatus
+from sandbox import oa
 from tests.h5.conftest import oauth_target
 from tests.integration.test_payments_support import place_order
 from tests.support.factories import make_user
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus
-from webapp.sandbox import oa
 
 
 def _idle() -> None:

@@ -8,14 +8,14 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, Role, User
 from referral.domain.codes import new_invite_code
+from sandbox import oa
 from tests.h5.conftest import RealModeApp, callback_path, oauth_target
 from tests.h5.test_sandbox_flow import _signed_in_browser
 from tests.support.factories import make_user
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
-from webapp.sandbox import oa
 
 VISITOR = "o-share-visitor"
 

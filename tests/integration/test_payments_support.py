@@ -15,12 +15,12 @@ from flask import Flask
 from sqlalchemy import select
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
+from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway
+from core.models import Order, Supplier, User
+from shop import checkout
+from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import Order, Supplier, User
-from webapp.payments.gateway import EXTENSION_KEY, GatewayError, PayGateway
-from webapp.services import checkout
 
 ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
 _tx = itertools.count(1)

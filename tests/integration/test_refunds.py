@@ -9,19 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.test_payments_support import (
-    cdata_xml,
-    fresh,
-    install_fake_gateway,
-    place_order,
-    refund_notify,
-    signed_pay_notify,
-    snapshot,
-)
-from tests.support.factories import auth_header, make_supplier, make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     Order,
     OrderLine,
@@ -32,8 +22,18 @@ from webapp.models import (
     Role,
     Sku,
 )
-from webapp.services import orders, payments, refunds
-from webapp.services.actors import Actor
+from shop import orders, payments, refunds
+from tests.integration.test_payments_support import (
+    cdata_xml,
+    fresh,
+    install_fake_gateway,
+    place_order,
+    refund_notify,
+    signed_pay_notify,
+    snapshot,
+)
+from tests.support.factories import auth_header, make_supplier, make_user
+from webapp.extensions import db
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, Role, User
 from referral.domain.codes import new_invite_code
 from referral.settings import ReferralRules
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, Role, User
 
 
 def make_distributor(status: str = "active", *, upline: User | None = None,

@@ -4,6 +4,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
+    Distributor,
+    DistributorTier,
+    Order,
+    OrderReferral,
+    ReferralSettings,
+    Role,
+    User,
+)
 from referral import distributors, settings
 from referral.binding import bind
 from referral.domain.rules import BindingSource
@@ -16,19 +28,7 @@ from tests.integration.test_payments_support import (
 )
 from tests.referral.conftest import audit_count, make_distributor, set_rules
 from tests.support.factories import make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import (
-    Distributor,
-    DistributorTier,
-    Order,
-    OrderReferral,
-    ReferralSettings,
-    Role,
-    User,
-)
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
 from workers.jobs import referral_after_completion
 from workers.outbox import HANDLERS
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import itertools
 
+from core.models import Category, Product, ProductStatus, Role, Sku, Supplier, User, UserRole
+from shop.auth import issue_token
 from webapp.extensions import db
-from webapp.models import Category, Product, ProductStatus, Role, Sku, Supplier, User, UserRole
-from webapp.services.auth import issue_token
 
 _seq = itertools.count(1)
 

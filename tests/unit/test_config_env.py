@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.config import settings_from_environment
+from core.settings import settings_from_environment
 
 
 def test_redis_timeouts_default_to_fail_fast_values(monkeypatch: pytest.MonkeyPatch) -> None:

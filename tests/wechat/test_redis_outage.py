@@ -25,6 +25,9 @@ from sqlalchemy import func, select
 from bots.dialogue.keys import MENU_CART, MENU_HELP
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, TextReply
+from core.models import Order, OrderStatus, User
+from storefront.lua import Lua, ScriptLine
+from storefront.outage import language_of, outage_replies
 from tests.integration.test_payments_support import (
     fresh,
     install_fake_gateway,
@@ -46,11 +49,8 @@ from tests.wechat.support import (
     text_xml,
     wx_sign,
 )
-from webapp.chat.lua import Lua, ScriptLine
-from webapp.chat.outage import language_of, outage_replies
 from webapp.extensions import db
 from webapp.http import wechat
-from webapp.models import Order, OrderStatus, User
 
 # Far above what a failing Redis costs (about a millisecond when refused, one socket
 # timeout when hung) and still inside WeChat's 5 s; never the point of a test.

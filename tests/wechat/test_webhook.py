@@ -9,6 +9,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bots.messages import ArticleReply, InboundKind, TextReply
+from core.models import User
 from tests.wechat.support import (
     ACCOUNT,
     AES_KEY,
@@ -29,7 +30,6 @@ from tests.wechat.support import (
 )
 from webapp.extensions import db
 from webapp.http import wechat
-from webapp.models import User
 
 
 @pytest.fixture
@@ -223,7 +223,7 @@ def test_every_message_and_event_gets_a_valid_answer(wx, storefront, xml, expect
 
 
 def test_the_real_storefront_records_the_user_and_their_subscription(wx, wx_app, monkeypatch):
-    from webapp.chat.storefront import respond
+    from storefront.storefront import respond
 
     monkeypatch.setattr(wechat, "storefront_respond", respond)
 
