@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app
 
+from adapters.wechat.pay_v2 import PayGateway
 from tests.hostile.support import (
     FAIL_ACK,
     HUGE_NUMBERS,
@@ -29,7 +30,6 @@ from tests.integration.test_payments_support import (
     sign,
 )
 from tests.wechat.support import BILLION_LAUGHS, XXE
-from webapp.payments.gateway import PayGateway
 
 PAY = "pay-notify"
 REFUND = "refund-notify"
@@ -71,7 +71,7 @@ def _notify(order: str = "pending", *, key: str | None = None, algo: str = "MD5"
 
 def _replay_for_other_order(world: World) -> bytes:
     """The paid order's transaction id presented again for the pending order."""
-    from webapp.payments.notify import parse_flat_xml
+    from adapters.wechat.pay_notify import parse_flat_xml
 
     paid = parse_flat_xml(world.replay_notify)
     return _notify("pending", transaction_id=paid["transaction_id"])(world)

@@ -24,17 +24,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.conftest import app_settings
-from tests.integration.test_payments_support import (
-    ADDRESS,
-    install_fake_gateway,
-    new_transaction_id,
-    signed_pay_notify,
-)
-from tests.wechat.support import AES_KEY, APP_ID, TOKEN
-from webapp import create_app
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.models import (
     Address,
     Distributor,
     DistributorTier,
@@ -46,11 +37,20 @@ from webapp.models import (
     User,
     UserRole,
 )
+from shop import cart, checkout, payments, refunds
+from shop.auth import issue_token
+from tests.conftest import app_settings
+from tests.integration.test_payments_support import (
+    ADDRESS,
+    install_fake_gateway,
+    new_transaction_id,
+    signed_pay_notify,
+)
+from tests.wechat.support import AES_KEY, APP_ID, TOKEN
+from webapp import create_app
+from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from webapp.seed import seed_demo
-from webapp.services import cart, checkout, payments, refunds
-from webapp.services.actors import Actor
-from webapp.services.auth import issue_token
 
 # What a refusal must never show: a traceback, a source location or an exception's class name.
 TRACE_MARKERS = re.compile(

@@ -6,11 +6,11 @@ from collections import Counter
 
 import pytest
 
+from core.models import User
 from tests.hostile import corpus_api, corpus_h5, corpus_pay, corpus_wechat
 from tests.hostile.known_failures import KNOWN_FAILURES
 from tests.hostile.support import REFUSED, Case, Req, World, run_case, snapshot
 from webapp.extensions import db
-from webapp.models import User
 
 MINIMUM_CASES = 300
 

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the wire parsers and of every API request schema.
 
-The webhook's XML parser (``bots.wechat.wire.parse_fields``) and message mapper
+The webhook's XML parser (``adapters.wechat.messages.wire.parse_fields``) and message mapper
 (``read_message``), and WeChat Pay's flat-XML parser, either return plain values
 or refuse with their own exception, whatever bytes arrive. Every marshmallow
 schema of the REST API either loads arbitrary JSON or raises ``ValidationError``.
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError
 
-from bots.wechat import ChatMessage, Refused, parse_fields, read_message
+from adapters.wechat.messages import ChatMessage, Refused, parse_fields, read_message
+from adapters.wechat.pay_notify import NotifyRejected, parse_flat_xml
 from tests.hostile.corpus_api import request_schemas
-from webapp.payments.notify import NotifyRejected, parse_flat_xml
 
 FUZZ = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
