@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ DEFAULT_H5_SESSION_DAYS = 7
 # The app's Redis client fails fast so the webhook can still answer during an outage.
 DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
 DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+# How long a chat turn waits for the user's previous turn to release the conversation.
+DEFAULT_CHAT_LOCK_WAIT_SECONDS = 2.0
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -102,6 +105,8 @@ def settings_from_environment() -> dict[str, Any]:
         "CHAT_IDLE_SECONDS": _env_int("CHAT_IDLE_SECONDS", 1800),
         "CHAT_STATE_TTL_SECONDS": _env_int("CHAT_STATE_TTL_SECONDS", 86400),
         "CHAT_BROWSE_CACHE_SECONDS": _env_int("CHAT_BROWSE_CACHE_SECONDS", 10),
+        "CHAT_LOCK_WAIT_SECONDS": _env_seconds(
+            "CHAT_LOCK_WAIT_SECONDS", DEFAULT_CHAT_LOCK_WAIT_SECONDS),
         # A TrueType/OpenType font with CJK glyphs for distributor posters (e.g. Noto Sans
         # CJK). Unset: posters carry ASCII text only (Pillow's built-in font has no CJK).
         "POSTER_FONT_PATH": os.environ.get("POSTER_FONT_PATH", ""),
@@ -161,3 +166,50 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every ChatShop setting, typed: built once per app from its merged configuration
+    (``Settings.from_config(app.config)``) and passed to the code that needs it."""
+
+    secret_key: str
+    database_url: str
+    redis_url: str
+    redis_connect_timeout_seconds: float
+    redis_socket_timeout_seconds: float
+    public_base_url: str
+    wechat_token: str
+    wechat_app_id: str
+    wechat_app_secret: str
+    wechat_encoding_aes_key: str
+    wechat_previous_encoding_aes_key: str
+    wechat_require_encryption: bool
+    wechat_mch_id: str
+    wechat_pay_api_key: str
+    wechat_pay_cert_path: str
+    wechat_pay_key_path: str
+    wechat_timestamp_window_seconds: int
+    wechat_reply_deadline_seconds: int
+    wechat_dedupe_ttl_seconds: int
+    wechat_reply_workers: int
+    wechat_api_base_url: str
+    wechat_pay_api_base_url: str
+    wechat_sandbox: bool
+    wechat_http_timeout_seconds: int
+    payment_timeout_minutes: int
+    withdrawal_min_fen: int
+    auto_complete_days: int
+    max_line_quantity: int
+    max_cart_lines: int
+    chat_idle_seconds: int
+    chat_state_ttl_seconds: int
+    chat_browse_cache_seconds: int
+    chat_lock_wait_seconds: float
+    poster_font_path: str
+    h5_session_days: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
+        """The settings in ``cfg`` (upper-case keys, as built by :func:`build_config`)."""
+        return cls(**{f.name: cfg[f.name.upper()] for f in fields(cls)})
