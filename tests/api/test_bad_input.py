@@ -13,6 +13,19 @@ from sqlalchemy import func, select, update
 
 from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from commissions.plan_store import active_plan, save_plan
+from core.actors import Actor
+from core.errors import InvalidInput
+from core.models import (
+    CommissionLine,
+    CommissionPlanVersion,
+    Order,
+    OrderStatus,
+    Role,
+    Supplier,
+    User,
+    Withdrawal,
+)
+from shop import checkout, payments
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import (
@@ -26,20 +39,7 @@ from tests.support.factories import (
 )
 from tests.support.money import complete, refund
 from tests.support.payments import ADDRESS, install_fake_gateway, paid_order, signed_pay_notify
-from webapp.errors import InvalidInput
 from webapp.extensions import db
-from webapp.models import (
-    CommissionLine,
-    CommissionPlanVersion,
-    Order,
-    OrderStatus,
-    Role,
-    Supplier,
-    User,
-    Withdrawal,
-)
-from webapp.services import checkout, payments
-from webapp.services.actors import Actor
 
 PLAN_URL = "/api/v1/operator/commission-plan/versions"
 HUGE_WINDOWS = [10**30, 2**31, 2**63 - 1, MAX_RETURN_WINDOW_DAYS + 1, -1]

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import Order, OrderStatus, ProductStatus, Role, Sku
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import GOOD_ADDRESS, make_product, make_user, save_address
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, ProductStatus, Role, Sku
 
 
 def _stock(sku_id: int) -> int:

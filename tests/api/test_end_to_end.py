@@ -9,6 +9,16 @@ from sqlalchemy import select
 
 from commissions import ledger
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import (
+    AuditEntry,
+    LedgerAccount,
+    Order,
+    OrderReferral,
+    OrderStatus,
+    Role,
+    Sku,
+)
 from tests.support.api import bearer
 from tests.support.factories import (
     GOOD_ADDRESS,
@@ -21,16 +31,6 @@ from tests.support.factories import (
 from tests.support.money import assert_ledger_clean
 from tests.support.payments import pay_order
 from webapp.extensions import db
-from webapp.models import (
-    AuditEntry,
-    LedgerAccount,
-    Order,
-    OrderReferral,
-    OrderStatus,
-    Role,
-    Sku,
-)
-from webapp.services.actors import Actor
 
 PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
 

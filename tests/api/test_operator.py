@@ -3,6 +3,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from core.clock import utcnow
+from core.models import (
+    AuditEntry,
+    Refund,
+    RefundLine,
+    Role,
+    Supplier,
+    User,
+)
+from shop import checkout
+from shop.domain.addresses import validate_address
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import (
@@ -13,18 +24,7 @@ from tests.support.factories import (
     make_user,
 )
 from tests.support.payments import pay_order
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import (
-    AuditEntry,
-    Refund,
-    RefundLine,
-    Role,
-    Supplier,
-    User,
-)
-from webapp.models.base import utcnow
-from webapp.services import checkout
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 

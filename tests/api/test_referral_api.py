@@ -8,13 +8,13 @@ import json
 
 import pytest
 
+from core.models import Distributor, Order, Role
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import APPROVED, link, make_distributor, make_supplier, make_user
 from tests.support.payments import paid_order
 from tests.support.referral import audit_rows, invite_code, upline_of
 from webapp.extensions import db
-from webapp.models import Distributor, Order, Role
 
 DISTRIBUTOR_ENDPOINTS = [
     ("get", "/api/v1/distributor/team", None),

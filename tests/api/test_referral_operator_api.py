@@ -8,13 +8,13 @@ import json
 
 import pytest
 
+from core.models import DistributorTier, ReferralSettings, Role
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.payments import paid_order
 from tests.support.referral import audit_rows, count, invite_code, upline_of
 from webapp.extensions import db
-from webapp.models import DistributorTier, ReferralSettings, Role
 
 SETTINGS = "/api/v1/operator/referral-settings"
 DEFAULTS = {

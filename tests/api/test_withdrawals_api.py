@@ -8,6 +8,7 @@ import io
 import pytest
 from rq import Queue
 
+from core.models import Distributor, User
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot
 from tests.support.factories import make_distributor, make_user
@@ -15,7 +16,6 @@ from tests.support.money import assert_ledger_clean
 from tests.support.payments import install_fake_gateway
 from tests.support.stories import fund
 from webapp.extensions import db
-from webapp.models import Distributor, User
 from webapp.redis_conn import get_redis
 
 MINE = "/api/v1/distributor/withdrawals"

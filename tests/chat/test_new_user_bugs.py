@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from core.models import Address, CartItem, Order, Product, ProductStatus, Sku, User
 from tests.support.chat import count, say
 from tests.support.factories import make_category, make_supplier
 from webapp.extensions import db
-from webapp.models import Address, CartItem, Order, Product, ProductStatus, Sku, User
 
 OPENID = "o-chat-buyer"
 

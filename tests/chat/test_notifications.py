@@ -6,18 +6,18 @@ from typing import Any
 from sqlalchemy import select
 
 from bots.messages import Inbound, InboundKind
+from core.models import Order, User
+from shop.checkout import checkout
+from storefront import outbound
+from storefront.notifications import notify_paid, send_paid_message
+from storefront.storefront import respond
 from tests.support.factories import make_product, make_user
 from tests.support.payments import ADDRESS, pay_order
-from webapp.chat import outbound
-from webapp.chat.notifications import notify_paid, send_paid_message
-from webapp.chat.storefront import respond
 from webapp.extensions import db
-from webapp.models import Order, User
-from webapp.services.checkout import checkout
 from workers.outbox import HANDLERS, relay_outbox
 from workers.queues import NOTIFICATIONS, get_queue
 
-JOB_PATH = "webapp.chat.notifications.send_paid_message"
+JOB_PATH = "storefront.notifications.send_paid_message"
 
 
 class RecordingEnqueue:

@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from bots.messages import Inbound, InboundKind, TextReply
+from storefront.state_store import Conversation
+from storefront.storefront import respond, respond_quickly, state_store
 from tests.support.factories import make_category, make_product
 from tests.support.wechat_messages import fields, post, text_xml
-from webapp.chat.state_store import Conversation
-from webapp.chat.storefront import respond, respond_quickly, state_store
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -91,7 +91,7 @@ def test_browsing_through_the_webhook_skips_the_pool_once_cached(shop, monkeypat
 
 def test_a_failed_intent_is_left_to_the_full_path(shop, monkeypatch):
     from bots.dialogue import events as ev
-    from webapp.chat.executor import Executor
+    from storefront.executor import Executor
 
     _say("分类")
     monkeypatch.setattr(Executor, "run", lambda self, intent: ev.Failed("x", "internal"))

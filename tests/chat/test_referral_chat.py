@@ -1,7 +1,7 @@
 """The chat's referral side with a real database and Redis: QR binding, invite codes typed
 in the chat, applying, and the distributor's tools (code, QR, poster, team).
 
-Each test talks to ``webapp.chat.storefront.respond`` as the WeChat adapter does.
+Each test talks to ``storefront.storefront.respond`` as the WeChat adapter does.
 Most tests put stand-ins for ``referral.qrcodes``, ``referral.posters`` and
 ``referral.links`` in place (``install_fake_tools``) so the chat's side is tested
 on its own; the last ones use the real modules (the QR code's happy path, which
@@ -17,7 +17,13 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Distributor, Order, OrderReferral, ReferralBinding, Role
 from referral.settings import change_rules
+from shop import checkout
+from shop.domain.addresses import validate_address
+from storefront.executor import china_month
 from tests.support.factories import (
     APPROVED,
     make_category,
@@ -36,13 +42,7 @@ from tests.support.referral_chat import (
     make_distributor_of,
     user_by_openid,
 )
-from webapp.chat.executor import china_month
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import Distributor, Order, OrderReferral, ReferralBinding, Role
-from webapp.models.base import utcnow
-from webapp.services import checkout
-from webapp.services.actors import Actor
 
 OPENID = "o-chat-referral"
 
@@ -60,7 +60,7 @@ def send(text: str = "", openid: str = OPENID, kind: InboundKind = InboundKind.T
 def respond_to(text: str = "", openid: str = OPENID, kind: InboundKind = InboundKind.TEXT,
                scene: str | None = None) -> list[Any]:
     """The replies themselves."""
-    from webapp.chat.storefront import respond
+    from storefront.storefront import respond
 
     replies = respond(db.session, openid, Inbound(kind, text, scene))
     db.session.rollback()  # end the request's read snapshot, as the web request would
@@ -184,7 +184,7 @@ def test_a_consumers_or_unknown_users_scene_welcomes_plainly(any_app: Flask):
 
 
 def test_a_binding_that_breaks_is_still_a_welcome(any_app: Flask, monkeypatch):
-    from webapp.chat import executor
+    from storefront import executor
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database fell over")

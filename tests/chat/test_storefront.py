@@ -1,6 +1,6 @@
 """The chat storefront end to end below HTTP: ``respond`` with a real database and Redis.
 
-Each test talks to ``webapp.chat.storefront.respond`` exactly as the WeChat
+Each test talks to ``storefront.storefront.respond`` exactly as the WeChat
 adapter does (an Inbound per message, inside an app context) and then checks
 the database: orders, stock, cart, addresses, refunds.
 """
@@ -15,19 +15,7 @@ from sqlalchemy import select
 
 from bots.dialogue.keys import MENU_CART, MENU_CATEGORIES
 from bots.messages import ArticleReply, Inbound, InboundKind
-from tests.support.chat import count, say
-from tests.support.factories import (
-    make_category,
-    make_distributor,
-    make_product,
-    make_supplier,
-    make_user,
-)
-from tests.support.payments import install_fake_gateway, pay_order
-from webapp.chat.state_store import StateStore
-from webapp.chat.storefront import respond, state_store
-from webapp.extensions import db
-from webapp.models import (
+from core.models import (
     Address,
     CartItem,
     Order,
@@ -37,6 +25,18 @@ from webapp.models import (
     Sku,
     User,
 )
+from storefront.state_store import StateStore
+from storefront.storefront import respond, state_store
+from tests.support.chat import count, say
+from tests.support.factories import (
+    make_category,
+    make_distributor,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.payments import install_fake_gateway, pay_order
+from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
 OPENID = "o-chat-buyer"
@@ -322,7 +322,7 @@ def test_a_user_still_being_answered_gets_a_polite_busy(shop, any_app):
 
 
 def test_an_unexpected_failure_is_an_apology(shop, monkeypatch):
-    from webapp.chat import executor
+    from storefront import executor
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database fell over")

@@ -6,14 +6,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import Distributor, ReferralBinding, Role, Withdrawal
 from tests.support.chat import say
 from tests.support.factories import make_user
 from tests.support.money import assert_ledger_clean, complete, settle_after
 from tests.support.payments import install_fake_gateway, paid_order
 from tests.support.referral_chat import user_by_openid
 from webapp.extensions import db
-from webapp.models import Distributor, ReferralBinding, Role, Withdrawal
-from webapp.services.actors import Actor
 
 OPENID = "o-chat-withdraw"
 

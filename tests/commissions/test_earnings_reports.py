@@ -32,14 +32,14 @@ from commissions.reports import (
     to_csv,
     top_distributors,
 )
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Role, Supplier
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.money import complete, refund, settle_after
 from tests.support.payments import install_fake_gateway, paid_order
 from tests.support.stories import STORY_PLAN, Story, money_story
 from webapp.extensions import db
-from webapp.models import Role, Supplier
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ from commissions.checks import check_ledger
 from commissions.ledger import LedgerError, Leg
 from commissions.plan_store import active_plan, save_plan
 from commissions.replay import replay_order
-from tests.support.factories import link, make_distributor, make_user
-from tests.support.money import assert_ledger_clean, complete, settle_after
-from tests.support.payments import install_fake_gateway, paid_order
-from webapp.errors import Forbidden, InvalidInput
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.models import (
     CommissionLine,
     CommissionPlanVersion,
     LedgerAccount,
@@ -25,7 +22,10 @@ from webapp.models import (
     Role,
     User,
 )
-from webapp.services.actors import Actor
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.money import assert_ledger_clean, complete, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
+from webapp.extensions import db
 
 
 @pytest.fixture
@@ -56,9 +56,9 @@ def test_unbalanced_or_fractional_postings_are_refused(shop):
 
 def _statements_to_pay(app, lines, levels) -> int:
     buyer = _chain(levels)
+    from shop import payments
     from tests.support.factories import place_order
     from tests.support.payments import signed_pay_notify
-    from webapp.services import payments
 
     order = place_order(*lines, buyer=buyer)
     body = signed_pay_notify(app, order.number, order.total_fen)
@@ -77,7 +77,7 @@ def _statements_to_pay(app, lines, levels) -> int:
 
 
 def test_recording_a_paid_order_costs_the_same_statements_whatever_its_size(shop):
-    from webapp.models import ReferralSettings
+    from core.models import ReferralSettings
 
     db.session.add(ReferralSettings(id=1, levels=3, three_levels_acknowledged=True))
     db.session.commit()
@@ -153,10 +153,10 @@ def test_settlement_is_set_based_and_respects_the_window(shop):
 
 
 def test_late_payment_is_held_and_returned(shop):
+    from shop import payments
+    from shop.orders import cancel_order
     from tests.support.factories import place_order
     from tests.support.payments import signed_pay_notify
-    from webapp.services import payments
-    from webapp.services.orders import cancel_order
 
     buyer = _chain(1)
     order = place_order((2000, 1), buyer=buyer)

@@ -24,13 +24,10 @@ from commissions.supplier_settlement import (
     open_settlements,
     statement_csv,
 )
-from tests.support.db import fresh
-from tests.support.factories import make_supplier, make_user
-from tests.support.money import assert_ledger_clean, complete, refund
-from tests.support.payments import install_fake_gateway, paid_order, refund_notify
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     LineSplit,
     Order,
@@ -40,9 +37,12 @@ from webapp.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from webapp.models.base import utcnow
-from webapp.services import refunds
-from webapp.services.actors import Actor
+from shop import refunds
+from tests.support.db import fresh
+from tests.support.factories import make_supplier, make_user
+from tests.support.money import assert_ledger_clean, complete, refund
+from tests.support.payments import install_fake_gateway, paid_order, refund_notify
+from webapp.extensions import db
 
 
 @pytest.fixture

@@ -20,15 +20,15 @@ from commissions import withdrawals as wd
 from commissions.checks import check_ledger
 from commissions.earnings import EarningsSummary
 from commissions.ledger import Leg
+from core.actors import Actor
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.models import AuditEntry, Distributor, User, Withdrawal
 from tests.support.db import db_snapshot
 from tests.support.factories import make_distributor
 from tests.support.money import assert_ledger_clean, refund
 from tests.support.payments import install_fake_gateway
 from tests.support.stories import Funded, fund, summary
-from webapp.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, User, Withdrawal
-from webapp.services.actors import Actor
 
 
 @pytest.fixture

@@ -14,7 +14,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from core.actors import Actor
+from core.models import Order, OrderReferral, OrderStatus, Role
 from referral.settings import change_rules
+from sandbox import chat as sandbox_chat
+from sandbox import create_consumer, pay_order, sent_messages
 from tests.support.e2e import open_pay_page, order_in_chat, reply_text, says
 from tests.support.factories import (
     make_category,
@@ -26,10 +30,6 @@ from tests.support.factories import (
 from tests.support.referral_chat import audit_rows, binding_of, invite_code_of, user_by_openid
 from tests.support.workers import run_jobs
 from webapp.extensions import db
-from webapp.models import Order, OrderReferral, OrderStatus, Role
-from webapp.sandbox import chat as sandbox_chat
-from webapp.sandbox import create_consumer, pay_order, sent_messages
-from webapp.services.actors import Actor
 
 
 def _follow(nickname: str, mode: str) -> str:

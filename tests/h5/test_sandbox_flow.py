@@ -8,12 +8,12 @@ import time
 import requests
 from sqlalchemy import select
 
+from core.models import Order, OrderStatus
+from sandbox import oa
 from tests.support.factories import make_user, place_order
 from tests.support.h5 import signed_in_browser
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus
-from webapp.sandbox import oa
 
 
 def _idle() -> None:

@@ -8,13 +8,13 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, Role, User
 from referral.domain.codes import new_invite_code
+from sandbox import oa
 from tests.support.factories import make_user
 from tests.support.h5 import RealModeApp, callback_path, oauth_target, signed_in_browser
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
-from webapp.sandbox import oa
 
 VISITOR = "o-share-visitor"
 

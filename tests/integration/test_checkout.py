@@ -5,15 +5,15 @@ from datetime import timedelta
 
 import pytest
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound, OutOfStock
+from core.models import AuditEntry, Order, OrderStatus, OutboxMessage, Role, Sku
+from shop import cart, checkout, orders
+from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_supplier, make_user
 from tests.support.payments import pay_order
-from webapp.domain.addresses import validate_address
-from webapp.errors import Conflict, InvalidInput, NotFound, OutOfStock
 from webapp.extensions import db
-from webapp.models import AuditEntry, Order, OrderStatus, OutboxMessage, Role, Sku
-from webapp.models.base import utcnow
-from webapp.services import cart, checkout, orders
-from webapp.services.actors import Actor
 
 ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
 

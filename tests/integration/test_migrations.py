@@ -32,7 +32,7 @@ def test_upgrade_on_sqlite_then_no_pending_changes(make_app, tmp_path):
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": app.config["DATABASE_URL"], "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",
-           # Development settings: only sandbox mode accepts them (webapp.config_check).
+           # Development settings: only sandbox mode accepts them (core.settings_check).
            "WECHAT_SANDBOX": "1"}
     result = subprocess.run([sys.executable, "-m", "webapp.cli", "db", "check"],
                             env=env, capture_output=True, text=True)
@@ -46,7 +46,7 @@ def test_upgrade_on_postgres_then_no_pending_changes(make_app, postgres_server, 
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",
-           # Development settings: only sandbox mode accepts them (webapp.config_check).
+           # Development settings: only sandbox mode accepts them (core.settings_check).
            "WECHAT_SANDBOX": "1"}
     result = subprocess.run([sys.executable, "-m", "webapp.cli", "db", "check"],
                             env=env, capture_output=True, text=True)

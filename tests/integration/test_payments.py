@@ -12,19 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.db import db_snapshot, fresh
-from tests.support.factories import make_user, place_order
-from tests.support.payments import (
-    cdata_xml,
-    install_fake_gateway,
-    new_transaction_id,
-    pay_notify_fields,
-    sign,
-    signed_pay_notify,
-)
-from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     Order,
     OrderStatus,
@@ -35,9 +26,18 @@ from webapp.models import (
     RefundStatus,
     Sku,
 )
-from webapp.models.base import utcnow
-from webapp.services import orders, payments
-from webapp.services.actors import Actor
+from shop import orders, payments
+from tests.support.db import db_snapshot, fresh
+from tests.support.factories import make_user, place_order
+from tests.support.payments import (
+    cdata_xml,
+    install_fake_gateway,
+    new_transaction_id,
+    pay_notify_fields,
+    sign,
+    signed_pay_notify,
+)
+from webapp.extensions import db
 
 SUCCESS_ACK = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -399,7 +399,7 @@ def test_notify_racing_timeout_cancellation_is_consistent(pg_app):
 def test_our_signatures_match_wechatpys(sign_type):
     from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
-    from webapp.payments.notify import signature, signature_ok
+    from adapters.wechat.pay_notify import signature, signature_ok
 
     fields = {"appid": "wx1", "body": "中文 & 符号=", "empty": "", "total_fee": "1", "z": "0"}
     key = "chatshopdevpaykey0000000000000000"
@@ -413,7 +413,7 @@ def test_our_signatures_match_wechatpys(sign_type):
 
 
 def test_orderpaid_from_unified_order_fetches_the_late_result(any_app, fake, monkeypatch):
-    from webapp.payments.gateway import GatewayError
+    from adapters.wechat.pay_v2 import GatewayError
 
     order = place_order((1000, 1))
     payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")

@@ -19,17 +19,17 @@ from flask import Flask
 from sqlalchemy import select
 from wechatpy.pay.utils import calculate_signature
 
+from core.actors import Actor
+from core.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, Role
+from sandbox import PaymentRefused, pay_order, sandbox_order
+from sandbox.pay_api import Context, Merchant, buyer_pays
+from sandbox.pay_store import PayStore
+from shop import orders, payments
 from tests.support.apps import sandbox_settings, served_app
 from tests.support.factories import auth_header, make_user, place_order
 from tests.support.live_server import reserve_port
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, Role
 from webapp.redis_conn import get_redis
-from webapp.sandbox import PaymentRefused, pay_order, sandbox_order
-from webapp.sandbox.pay_api import Context, Merchant, buyer_pays
-from webapp.sandbox.pay_store import PayStore
-from webapp.services import orders, payments
-from webapp.services.actors import Actor
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

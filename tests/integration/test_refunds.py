@@ -9,18 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.db import db_snapshot, fresh
-from tests.support.factories import auth_header, make_supplier, make_user, place_order
-from tests.support.payments import (
-    cdata_xml,
-    install_fake_gateway,
-    paid_order,
-    refund_notify,
-    signed_pay_notify,
-)
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     Order,
     OrderLine,
@@ -31,8 +22,17 @@ from webapp.models import (
     Role,
     Sku,
 )
-from webapp.services import orders, payments, refunds
-from webapp.services.actors import Actor
+from shop import orders, payments, refunds
+from tests.support.db import db_snapshot, fresh
+from tests.support.factories import auth_header, make_supplier, make_user, place_order
+from tests.support.payments import (
+    cdata_xml,
+    install_fake_gateway,
+    paid_order,
+    refund_notify,
+    signed_pay_notify,
+)
+from webapp.extensions import db
 
 
 @pytest.fixture

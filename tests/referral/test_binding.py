@@ -6,6 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.models import AuditEntry, Distributor, OutboxMessage, ReferralBinding, Role
 from referral.binding import (
     BindingRefused,
     bind,
@@ -17,11 +21,7 @@ from referral.domain.rules import BindingSource
 from tests.support.db import db_snapshot
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.referral import audit_count, set_rules, upline_of
-from webapp.errors import Forbidden, InvalidInput, NotFound
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, OutboxMessage, ReferralBinding, Role
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
 
 QR = BindingSource.QR
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from referral import distributors, settings
-from referral.binding import bind
-from referral.domain.rules import BindingSource
-from referral.tiers import after_order_completed, performance
-from tests.support.db import db_snapshot
-from tests.support.factories import make_distributor, make_user, place_order
-from tests.support.payments import install_fake_gateway, signed_pay_notify
-from tests.support.referral import audit_count, set_rules
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     Distributor,
     DistributorTier,
     Order,
@@ -23,8 +16,15 @@ from webapp.models import (
     Role,
     User,
 )
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
+from referral import distributors, settings
+from referral.binding import bind
+from referral.domain.rules import BindingSource
+from referral.tiers import after_order_completed, performance
+from tests.support.db import db_snapshot
+from tests.support.factories import make_distributor, make_user, place_order
+from tests.support.payments import install_fake_gateway, signed_pay_notify
+from tests.support.referral import audit_count, set_rules
+from webapp.extensions import db
 from workers.jobs import referral_after_completion
 from workers.outbox import HANDLERS
 

@@ -12,6 +12,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from core.errors import Conflict
+from core.models import AuditEntry, Distributor
 from referral.domain.codes import scene_for
 from referral.qrcodes import (
     CREATED_ACTION,
@@ -24,16 +26,14 @@ from referral.qrcodes import (
     ensure_qr_code,
     qr_image_url,
 )
+from sandbox import oa_api, qr_codes
+from sandbox.oa_api import ApiError
+from sandbox.qr_png import qr_matrix
 from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
 from tests.support.sandbox import read_qr_modules
-from webapp.errors import Conflict
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor
 from webapp.redis_conn import get_redis
-from webapp.sandbox import oa_api, qr_codes
-from webapp.sandbox.oa_api import ApiError
-from webapp.sandbox.qr_png import qr_matrix
 
 
 def _idle() -> None:

@@ -15,11 +15,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import ArticlesReply
 from wechatpy.utils import check_signature
 
-from tests.support.apps import served_app
-from tests.support.live_server import reserve_port
-from webapp.extensions import db
-from webapp.models import Role, User, UserRole
-from webapp.sandbox import (
+from core.models import Role, User, UserRole
+from sandbox import (
     create_consumer,
     sent_messages,
     transcript,
@@ -29,8 +26,11 @@ from webapp.sandbox import (
     user_scans,
     user_unfollows,
 )
-from webapp.sandbox.chat import ChatError, send
-from webapp.sandbox.oa_api import qr_ticket
+from sandbox.chat import ChatError, send
+from sandbox.oa_api import qr_ticket
+from tests.support.apps import served_app
+from tests.support.live_server import reserve_port
+from webapp.extensions import db
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -194,7 +194,7 @@ def test_scan_subscribes_a_new_follower_and_scans_an_existing_one(chat: Chat) ->
     assert again.event == "scan" and again.scene_id == f"dist_{dist_id}"
     assert b"<EventKey><![CDATA[dist_" in chat.server.received[-1]["raw"]
 
-    from webapp.sandbox.oa import sandbox_user
+    from sandbox.oa import sandbox_user
 
     user = chat.in_app(lambda: sandbox_user(openid))
     assert user.subscribed and user.qr_scene_str == f"dist_{dist_id}"
@@ -352,7 +352,7 @@ def test_page_api_end_to_end(chat: Chat) -> None:
 
 
 def test_app_menu_replaces_the_default(chat: Chat) -> None:
-    from webapp.sandbox.oa import store
+    from sandbox.oa import store
 
     chat.in_app(lambda: store().set_menu({"button": [{"type": "click", "name": "Shop",
                                                       "key": "K", "sub_button": []}]}))

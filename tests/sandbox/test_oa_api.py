@@ -10,8 +10,7 @@ import requests
 from wechatpy import WeChatOAuth
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
-from tests.support.sandbox import Oa, read_qr_modules
-from webapp.sandbox import (
+from sandbox import (
     create_consumer,
     note_event,
     note_payment,
@@ -20,8 +19,9 @@ from webapp.sandbox import (
     tokens_issued,
     travel,
 )
-from webapp.sandbox.oa_api import EVENT_LIMIT, MESSAGE_LIMIT
-from webapp.sandbox.qr_png import qr_matrix
+from sandbox.oa_api import EVENT_LIMIT, MESSAGE_LIMIT
+from sandbox.qr_png import qr_matrix
+from tests.support.sandbox import Oa, read_qr_modules
 
 
 def _errcode(excinfo: pytest.ExceptionInfo[Any]) -> int:
@@ -166,7 +166,7 @@ def test_quota_five_after_a_user_message_then_45047(oa: Oa) -> None:
         client.message.send_text(openid, "one too many")
     assert _errcode(over) == 45047
     # The refusal is shown in the user's chat, where a developer looks for the message.
-    from webapp.sandbox import transcript
+    from sandbox import transcript
 
     notes = [e for e in oa.in_app(lambda: transcript(openid)) if e["dir"] == "note"]
     assert notes and "45047" in notes[-1]["msg"]["text"]

@@ -7,9 +7,9 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
+from sandbox import signing
+from sandbox.pay import sandbox_transfers, script_transfers
 from tests.support.sandbox import Sandbox
-from webapp.sandbox import signing
-from webapp.sandbox.pay import sandbox_transfers, script_transfers
 
 OPENID = "o-test-distributor"
 

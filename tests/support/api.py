@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.models import User
 from tests.support.db import db_snapshot
 from tests.support.factories import auth_header
-from webapp.models import User
 
 
 def bearer(user: User) -> dict[str, str]:

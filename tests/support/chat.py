@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bots.messages import Inbound, InboundKind, TextReply
-from webapp.chat.storefront import respond
+from storefront.storefront import respond
 from webapp.extensions import db
 
 

@@ -7,9 +7,9 @@ import requests
 from flask import Flask
 from sqlalchemy import func, select
 
+from core.models import Order
+from sandbox import chat as sandbox_chat
 from webapp.extensions import db
-from webapp.models import Order
-from webapp.sandbox import chat as sandbox_chat
 
 
 def reply_text(exchange: sandbox_chat.Exchange) -> str:

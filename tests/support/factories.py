@@ -4,10 +4,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from referral.domain.codes import new_invite_code
-from webapp.domain.addresses import validate_address
-from webapp.extensions import db
-from webapp.models import (
+from core.models import (
     Address,
     Category,
     Distributor,
@@ -21,8 +18,11 @@ from webapp.models import (
     User,
     UserRole,
 )
-from webapp.services import checkout
-from webapp.services.auth import issue_token
+from referral.domain.codes import new_invite_code
+from shop import checkout
+from shop.auth import issue_token
+from shop.domain.addresses import validate_address
+from webapp.extensions import db
 
 _seq = itertools.count(1)
 

@@ -10,13 +10,13 @@ from commissions import ledger
 from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Order, OrderStatus, Refund, User
+from shop import refunds
+from shop.orders import confirm_receipt
 from tests.support.payments import refund_notify
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, Refund, User
-from webapp.models.base import utcnow
-from webapp.services import refunds
-from webapp.services.actors import Actor
-from webapp.services.orders import confirm_receipt
 
 
 def refund(app, operator: Actor, order: Order, parts=None, reason="test") -> Refund:

@@ -18,11 +18,11 @@ from flask import Flask
 from sqlalchemy import select
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
+from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway
+from core.models import Order, Supplier, User
+from shop import payments
 from tests.support.factories import ADDRESS, place_order
 from webapp.extensions import db
-from webapp.models import Order, Supplier, User
-from webapp.payments.gateway import EXTENSION_KEY, GatewayError, PayGateway
-from webapp.services import payments
 
 __all__ = ["ADDRESS"]  # re-exported: the address every placed order ships to
 _tx = itertools.count(1)

@@ -5,9 +5,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, User
 from referral.settings import ReferralRules
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, ReferralSettings, User
 
 
 def set_rules(**values: Any) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, User
 from referral.domain.codes import new_invite_code
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, User
 
 
 def make_distributor_of(user_id: int, status: str = "active") -> str:

@@ -14,8 +14,8 @@ from PIL import Image
 from wechatpy import WeChatClient
 from wechatpy.pay import WeChatPay
 
-from webapp.sandbox import create_consumer
-from webapp.sandbox.oa import set_subscribed
+from sandbox import create_consumer
+from sandbox.oa import set_subscribed
 
 ACK = (
     "<xml><return_code><![CDATA[SUCCESS]]></return_code>"

@@ -9,13 +9,13 @@ from commissions import ledger
 from commissions.earnings import EarningsSummary, earnings_summary
 from commissions.ledger import Leg
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Order, Role, User
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.money import assert_ledger_clean, complete, refund, settle_after
 from tests.support.payments import install_fake_gateway, paid_order
 from webapp.extensions import db
-from webapp.models import Order, Role, User
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
 
 # Two levels, 10 % / 5 % of the margin (``money_story``).
 STORY_PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}

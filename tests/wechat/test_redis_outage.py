@@ -25,6 +25,9 @@ from sqlalchemy import func, select
 from bots.dialogue.keys import MENU_CART, MENU_HELP
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, TextReply
+from core.models import Order, OrderStatus, User
+from storefront.lua import Lua, ScriptLine
+from storefront.outage import language_of, outage_replies
 from tests.support.db import fresh
 from tests.support.factories import place_order
 from tests.support.live_server import reserve_port
@@ -43,11 +46,8 @@ from tests.support.wechat_messages import (
     text_xml,
     wx_sign,
 )
-from webapp.chat.lua import Lua, ScriptLine
-from webapp.chat.outage import language_of, outage_replies
 from webapp.extensions import db
 from webapp.http import wechat
-from webapp.models import Order, OrderStatus, User
 
 # Far above what a failing Redis costs (about a millisecond when refused, one socket
 # timeout when hung) and still inside WeChat's 5 s; never the point of a test.

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bots.messages import TextReply
+from storefront import dedupe
 from tests.support.wechat_messages import AES_KEY, event_xml, fields, open_reply, post, text_xml
-from webapp.chat import dedupe
 from webapp.redis_conn import get_redis
 
 
@@ -193,7 +193,7 @@ def test_turn_records_outlive_the_replay_window(wx_app, wx, storefront):
 
 
 def test_a_message_opens_the_customer_service_window_once(wx, storefront):
-    from webapp.chat.outbound import claim_quota
+    from storefront.outbound import claim_quota
 
     assert claim_quota("o-window-1") == "no_window"
     for _ in range(2):  # WeChat's retry of the same MsgId counts once
@@ -206,7 +206,7 @@ def test_a_message_opens_the_customer_service_window_once(wx, storefront):
 
 
 def test_begin_claims_once_and_notes_only_for_the_owner(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     note = interaction_note("o-begin-1", "text", now=1000.0)
@@ -221,7 +221,7 @@ def test_begin_claims_once_and_notes_only_for_the_owner(app):
 
 
 def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     mine = dedupe.nonce_binding("1", "n-begin", b"mine", 60)
@@ -238,7 +238,7 @@ def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
 
 
 def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     conn.set(_quota_key("o-begin-3"), "not a hash")  # HSET fails with WRONGTYPE
@@ -253,7 +253,7 @@ def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
 
 
 def _store():
-    from webapp.chat.state_store import StateStore
+    from storefront.state_store import StateStore
 
     return StateStore(get_redis(), ttl_seconds=3600)
 

@@ -9,8 +9,7 @@ from flask import Flask
 from rq import Queue
 
 from bots.messages import ArticleReply, InboundKind, TextReply
-from tests.support.fake_wechat import FakeWeChat
-from webapp.chat.outbound import (
+from storefront.outbound import (
     EVENT_LIMIT,
     MESSAGE_LIMIT,
     TransientSendError,
@@ -21,6 +20,7 @@ from webapp.chat.outbound import (
     note_user_interaction,
     send_customer_service,
 )
+from tests.support.fake_wechat import FakeWeChat
 from webapp.redis_conn import get_redis
 from workers.queues import NOTIFICATIONS
 

@@ -8,19 +8,19 @@ from collections.abc import Callable
 import requests
 
 import webapp.cli
+from adapters.wechat.client import client_from_config, wechat_client
+from adapters.wechat.menu import build_menu
 from bots.messages import ArticleReply, TextReply
-from tests.support.live_server import LiveSandbox
-from webapp.chat.outbound import (
+from sandbox import oa
+from storefront.outbound import (
     MESSAGE_LIMIT,
     delivery_log,
     note_payment,
     note_user_interaction,
     send_customer_service,
 )
+from tests.support.live_server import LiveSandbox
 from webapp.redis_conn import get_redis
-from webapp.sandbox import oa
-from webapp.wechat.client import client_from_config, wechat_client
-from webapp.wechat.menu import build_menu
 
 
 def _follower(nickname: str = "小明") -> str:

@@ -24,6 +24,6 @@ def register_http(app: Flask) -> None:
     app.register_blueprint(h5.blp)
 
     if app.config.get("WECHAT_SANDBOX"):
-        from webapp.sandbox import register_sandbox
+        from sandbox import register_sandbox
 
         register_sandbox(app)

@@ -2,9 +2,9 @@
 
 GET answers WeChat's URL verification. POST takes a message or event (plaintext,
 compatible or safe mode), runs one storefront turn per message whatever WeChat
-retries (``webapp.chat.dedupe``), and answers within the reply deadline: replies
+retries (``storefront.dedupe``), and answers within the reply deadline: replies
 that are not ready in time, and every reply after the first, go out later as
-customer-service messages. Wire-format work lives in ``bots.wechat``.
+customer-service messages. Wire-format work lives in ``adapters.wechat.messages``.
 
 A turn the storefront can answer from memory (browsing lists it has cached, for
 a follower it knows) runs in the request itself, since nothing in it can wait on
@@ -15,7 +15,7 @@ with the new state; a turn answered in the request does not wait for the second.
 
 While Redis cannot be reached no turn runs (its retry record and the user's
 conversation live there): every verified message still gets a valid reply
-within the deadline, a fixed text or "busy, try again" from ``webapp.chat.outage``,
+within the deadline, a fixed text or "busy, try again" from ``storefront.outage``,
 with a WARNING naming the failure. A Redis failure after the turn ran only loses
 the turn's record; the answer still goes out.
 """
@@ -34,8 +34,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from bots.messages import ArticleReply, Inbound, Reply, TextReply
-from bots.wechat import (
+from adapters.wechat.messages import (
     SUCCESS,
     AesKeys,
     ChatMessage,
@@ -48,12 +47,13 @@ from bots.wechat import (
     sign,
     signature_matches,
 )
-from bots.wechat.crypto import seal
-from webapp.chat import dedupe
-from webapp.chat.lua import ScriptLine
-from webapp.chat.outage import outage_replies
-from webapp.chat.outbound import interaction_note
-from webapp.chat.state_store import Conversation, LockRequest
+from adapters.wechat.messages.crypto import seal
+from bots.messages import ArticleReply, Inbound, Reply, TextReply
+from storefront import dedupe
+from storefront.lua import ScriptLine
+from storefront.outage import outage_replies
+from storefront.outbound import interaction_note
+from storefront.state_store import Conversation, LockRequest
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -82,21 +82,21 @@ def storefront_respond(
     ``held``: the user's conversation, taken with the turn claim; it is released
     when the turn is finished (``dedupe.finish``), not by the storefront.
     """
-    from webapp.chat.storefront import respond
+    from storefront.storefront import respond
 
     return respond(session, openid, inbound, held)
 
 
 def storefront_quick(openid: str, inbound: Inbound, held: Conversation) -> list[Reply] | None:
     """The storefront's answer if it needs nothing but memory (no database); else None."""
-    from webapp.chat.storefront import respond_quickly
+    from storefront.storefront import respond_quickly
 
     return respond_quickly(openid, inbound, held)
 
 
 def storefront_lock(openid: str) -> LockRequest:
     """How to take the user's conversation lock together with the turn claim."""
-    from webapp.chat.storefront import lock_request
+    from storefront.storefront import lock_request
 
     return lock_request(openid)
 
@@ -104,7 +104,7 @@ def storefront_lock(openid: str) -> LockRequest:
 def send_customer_service(openid: str, replies: list[Reply], reason: str, key: str) -> None:
     """Send replies as customer-service messages (``reason``: "overflow" or "late");
     ``key`` makes the delivery happen at most once."""
-    from webapp.chat.outbound import send_customer_service as send
+    from storefront.outbound import send_customer_service as send
 
     send(openid, replies, reason=reason, key=key)
 
@@ -432,7 +432,7 @@ class _Turn:
 
 
 def script_line(app: Flask) -> ScriptLine:
-    """The app's line for the webhook's Redis scripts (see ``webapp.chat.lua``)."""
+    """The app's line for the webhook's Redis scripts (see ``storefront.lua``)."""
     line: ScriptLine | None = app.extensions.get(LINE_KEY)
     if line is None:
         line = app.extensions.setdefault(LINE_KEY, ScriptLine(get_redis(app)))
