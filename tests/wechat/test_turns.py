@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bots.messages import TextReply
-from tests.wechat.support import AES_KEY, event_xml, fields, open_reply, post, text_xml
-from webapp.chat import dedupe
+from storefront import dedupe
+from tests.support.wechat_messages import AES_KEY, event_xml, fields, open_reply, post, text_xml
 from webapp.redis_conn import get_redis
 
 
@@ -141,6 +141,7 @@ def test_a_single_reply_sends_nothing_else(wx, storefront, outbound):
 
 def test_customer_service_failure_is_logged_not_raised(wx, storefront, monkeypatch, caplog):
     from storefront import turns
+    from webapp.http import wechat
 
     def broken(openid, replies, reason, key):
         raise ConnectionError("45015 over quota")
@@ -167,8 +168,9 @@ def test_a_slow_failing_turn_apologises_later(short_deadline, storefront, outbou
 
 def test_the_real_storefront_answers_through_the_webhook(app):
     """No fakes: the webhook drives the storefront the other helpers built."""
+    from tests.support.wechat_messages import APP_ID, TOKEN, message_xml
     from storefront import turns
-    from tests.wechat.support import APP_ID, TOKEN, message_xml
+    from webapp.http import wechat
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID)
     client = app.test_client()
@@ -193,7 +195,7 @@ def test_turn_records_outlive_the_replay_window(wx_app, wx, storefront):
 
 
 def test_a_message_opens_the_customer_service_window_once(wx, storefront):
-    from webapp.chat.outbound import claim_quota
+    from storefront.outbound import claim_quota
 
     assert claim_quota("o-window-1") == "no_window"
     for _ in range(2):  # WeChat's retry of the same MsgId counts once
@@ -206,7 +208,7 @@ def test_a_message_opens_the_customer_service_window_once(wx, storefront):
 
 
 def test_begin_claims_once_and_notes_only_for_the_owner(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     note = interaction_note("o-begin-1", "text", now=1000.0)
@@ -221,7 +223,7 @@ def test_begin_claims_once_and_notes_only_for_the_owner(app):
 
 
 def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     mine = dedupe.nonce_binding("1", "n-begin", b"mine", 60)
@@ -238,7 +240,7 @@ def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
 
 
 def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     conn.set(_quota_key("o-begin-3"), "not a hash")  # HSET fails with WRONGTYPE
@@ -253,7 +255,7 @@ def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
 
 
 def _store():
-    from webapp.chat.state_store import StateStore
+    from storefront.state_store import StateStore
 
     return StateStore(get_redis(), ttl_seconds=3600)
 
@@ -336,6 +338,7 @@ def test_the_saved_state_is_what_the_engine_would_write(app):
 def no_pool(monkeypatch):
     """Fail any use of the turn pool (the quick path must not need it)."""
     from storefront import turns
+    from webapp.http import wechat
 
     def refuse(app):
         raise AssertionError("the turn pool was used")
@@ -346,6 +349,7 @@ def no_pool(monkeypatch):
 def test_a_quick_answer_is_given_in_the_request_and_released_with_the_record(
         wx, storefront, no_pool):
     from storefront import turns
+    from webapp.http import wechat
 
     storefront.quick = True
     xml = text_xml("菜单", msg_id=2001, openid="o-quick-1")
@@ -381,6 +385,7 @@ def test_a_declined_quick_answer_runs_in_the_pool_holding_the_users_lock(wx, sto
 
 def test_a_failing_quick_path_falls_back_to_the_pool(wx, storefront, monkeypatch, caplog):
     from storefront import turns
+    from webapp.http import wechat
 
     def broken(openid, inbound, held):
         held.save(object())  # whatever it did is forgotten

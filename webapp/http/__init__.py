@@ -28,7 +28,7 @@ def register_http(app: Flask) -> None:
     app.register_blueprint(h5.blp)
 
     if app.config.get("WECHAT_SANDBOX"):
-        from webapp.sandbox import register_sandbox  # only in sandbox mode
+        from sandbox import register_sandbox  # only in sandbox mode
 
         # The sandbox keeps its state in the app's Redis, reached through the app's client.
         register_sandbox(app, redis_factory=functools.partial(get_redis, app))

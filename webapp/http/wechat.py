@@ -3,11 +3,11 @@
 GET answers WeChat's URL verification. POST takes a message or event (plaintext,
 compatible or safe mode): the view checks the signature, opens and parses the
 message, has the turn runner (``storefront.turns``) run one storefront turn for it,
-and sends the passive answer back. Wire-format work lives in ``bots.wechat``.
+and sends the passive answer back. Wire-format work lives in ``adapters.wechat.messages``.
 
 While Redis cannot be reached no turn runs (its retry record and the user's
 conversation live there): every verified message still gets a valid reply
-within the deadline, a fixed text or "busy, try again" from ``webapp.chat.outage``,
+within the deadline, a fixed text or "busy, try again" from ``storefront.outage``,
 with a WARNING naming the failure.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from bots.messages import Reply
-from bots.wechat import (
+from adapters.wechat.messages import (
     SUCCESS,
     AesKeys,
     ChatMessage,
@@ -34,10 +34,10 @@ from bots.wechat import (
     sign,
     signature_matches,
 )
-from bots.wechat.crypto import seal
+from adapters.wechat.messages.crypto import seal
 from storefront.turns import TurnNotClaimed, run_turn
-from webapp.chat import dedupe
-from webapp.chat.outage import outage_replies
+from storefront import dedupe
+from storefront.outage import outage_replies
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
