@@ -1,6 +1,6 @@
 """The turn runner: one storefront turn per WeChat message, answered within the deadline.
 
-``run_turn`` claims the turn (``webapp.chat.dedupe``: whatever WeChat retries, a
+``run_turn`` claims the turn (``storefront.dedupe``: whatever WeChat retries, a
 message runs once), runs it, and gives back the passive answer the webhook sends.
 Replies that are not ready in time, and every reply after the first, go out later
 as customer-service messages.
@@ -13,7 +13,7 @@ takes the user's conversation lock, one records the answer and releases the lock
 with the new state; a turn answered in the request does not wait for the second.
 
 While Redis cannot be reached no turn runs: the claim raises ``TurnNotClaimed`` and
-the caller answers without a turn (``webapp.chat.outage``). A Redis failure after
+the caller answers without a turn (``storefront.outage``). A Redis failure after
 the turn ran only loses the turn's record; the answer still goes out.
 """
 from __future__ import annotations
@@ -30,14 +30,14 @@ from typing import Any
 from flask import Flask
 from redis.exceptions import RedisError
 
+from adapters.wechat.messages import ChatMessage
 from bots.messages import ArticleReply, Inbound, Reply, TextReply
-from bots.wechat import ChatMessage
-from webapp.chat import dedupe
-from webapp.chat.lua import ScriptLine
-from webapp.chat.outbound import interaction_note
-from webapp.chat.outbound import send_customer_service as send_later
-from webapp.chat.state_store import Conversation, LockRequest
-from webapp.chat.storefront import lock_request, respond, respond_quickly
+from storefront import dedupe
+from storefront.lua import ScriptLine
+from storefront.outbound import interaction_note
+from storefront.outbound import send_customer_service as send_later
+from storefront.state_store import Conversation, LockRequest
+from storefront.storefront import lock_request, respond, respond_quickly
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ class _Turn:
 
 
 def script_line(app: Flask) -> ScriptLine:
-    """The app's line for the turn's Redis scripts (see ``webapp.chat.lua``)."""
+    """The app's line for the turn's Redis scripts (see ``storefront.lua``)."""
     line: ScriptLine | None = app.extensions.get(LINE_KEY)
     if line is None:
         line = app.extensions.setdefault(LINE_KEY, ScriptLine(get_redis(app)))

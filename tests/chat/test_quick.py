@@ -68,9 +68,8 @@ def test_follow_and_unfollow_are_never_answered_quickly(shop, kind):
 
 
 def test_browsing_through_the_webhook_skips_the_pool_once_cached(shop, monkeypatch):
-    from tests.support.wechat_messages import APP_ID, TOKEN
     from storefront import turns
-    from webapp.http import wechat
+    from tests.support.wechat_messages import APP_ID, TOKEN
 
     shop.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_ENCODING_AES_KEY="")
     client = shop.test_client()

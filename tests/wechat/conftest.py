@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from storefront import turns
 from tests.support.webhook_fakes import FakeOutbound, FakeStorefront
 from tests.support.wechat_messages import APP_ID, TOKEN
-from storefront import turns
-from webapp.http import wechat
 
 
 @pytest.fixture

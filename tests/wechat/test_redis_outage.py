@@ -26,6 +26,7 @@ from bots.dialogue.keys import MENU_CART, MENU_HELP
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, TextReply
 from core.models import Order, OrderStatus, User
+from storefront import turns
 from storefront.lua import Lua, ScriptLine
 from storefront.outage import language_of, outage_replies
 from tests.support.db import fresh
@@ -47,8 +48,6 @@ from tests.support.wechat_messages import (
     wx_sign,
 )
 from webapp.extensions import db
-from storefront import turns
-from webapp.http import wechat
 
 # Far above what a failing Redis costs (about a millisecond when refused, one socket
 # timeout when hung) and still inside WeChat's 5 s; never the point of a test.

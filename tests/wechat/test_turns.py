@@ -141,7 +141,6 @@ def test_a_single_reply_sends_nothing_else(wx, storefront, outbound):
 
 def test_customer_service_failure_is_logged_not_raised(wx, storefront, monkeypatch, caplog):
     from storefront import turns
-    from webapp.http import wechat
 
     def broken(openid, replies, reason, key):
         raise ConnectionError("45015 over quota")
@@ -168,9 +167,8 @@ def test_a_slow_failing_turn_apologises_later(short_deadline, storefront, outbou
 
 def test_the_real_storefront_answers_through_the_webhook(app):
     """No fakes: the webhook drives the storefront the other helpers built."""
-    from tests.support.wechat_messages import APP_ID, TOKEN, message_xml
     from storefront import turns
-    from webapp.http import wechat
+    from tests.support.wechat_messages import APP_ID, TOKEN, message_xml
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID)
     client = app.test_client()
@@ -338,7 +336,6 @@ def test_the_saved_state_is_what_the_engine_would_write(app):
 def no_pool(monkeypatch):
     """Fail any use of the turn pool (the quick path must not need it)."""
     from storefront import turns
-    from webapp.http import wechat
 
     def refuse(app):
         raise AssertionError("the turn pool was used")
@@ -349,7 +346,6 @@ def no_pool(monkeypatch):
 def test_a_quick_answer_is_given_in_the_request_and_released_with_the_record(
         wx, storefront, no_pool):
     from storefront import turns
-    from webapp.http import wechat
 
     storefront.quick = True
     xml = text_xml("菜单", msg_id=2001, openid="o-quick-1")
@@ -385,7 +381,6 @@ def test_a_declined_quick_answer_runs_in_the_pool_holding_the_users_lock(wx, sto
 
 def test_a_failing_quick_path_falls_back_to_the_pool(wx, storefront, monkeypatch, caplog):
     from storefront import turns
-    from webapp.http import wechat
 
     def broken(openid, inbound, held):
         held.save(object())  # whatever it did is forgotten

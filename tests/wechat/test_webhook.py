@@ -10,6 +10,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bots.messages import ArticleReply, InboundKind, TextReply
 from core.models import User
+from storefront import turns
 from tests.support.wechat_messages import (
     ACCOUNT,
     AES_KEY,
@@ -29,8 +30,6 @@ from tests.support.wechat_messages import (
     wx_sign,
 )
 from webapp.extensions import db
-from storefront import turns
-from webapp.http import wechat
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from bots.messages import Reply
 from adapters.wechat.messages import (
     SUCCESS,
     AesKeys,
@@ -35,9 +34,10 @@ from adapters.wechat.messages import (
     signature_matches,
 )
 from adapters.wechat.messages.crypto import seal
-from storefront.turns import TurnNotClaimed, run_turn
+from bots.messages import Reply
 from storefront import dedupe
 from storefront.outage import outage_replies
+from storefront.turns import TurnNotClaimed, run_turn
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
