@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
-CODE := webapp bots referral commissions workers
+CODE := webapp workers storefront shop commissions referral adapters core bots sandbox
 # Every bench/*.py except helpers is a benchmark printing a last line `RESULT key=value ...`.
 BENCHES ?= $(filter-out bench/__init__.py bench/bare_app.py bench/echo_bare_app.py bench/echo_werobot_app.py bench/support.py,$(wildcard bench/*.py))
 

@@ -10,7 +10,7 @@ import os
 
 from sqlalchemy import create_engine, text
 
-from webapp.config import engine_options
+from core.settings import engine_options
 
 _url = os.environ["DATABASE_URL"]
 _engine = create_engine(_url, **engine_options(_url))

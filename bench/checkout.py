@@ -83,10 +83,10 @@ def _run_clients(work: list[list[object]], fn) -> float:  # type: ignore[no-unty
 def _seed(env: dict[str, str], clients: int) -> dict[str, object]:
     """Suppliers, a product with plenty of stock, one buyer + token per client."""
     os.environ.update(env)
+    from core.models import Category, Product, ProductStatus, Sku, Supplier, User, UserRole
+    from shop.auth import issue_token
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.models import Category, Product, ProductStatus, Sku, Supplier, User, UserRole
-    from webapp.services.auth import issue_token
 
     app = create_app()
     with app.app_context():

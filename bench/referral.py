@@ -341,13 +341,13 @@ def _measure(env: dict[str, str], dsn: str, now: datetime) -> dict[str, Any]:
     os.environ.update(env)
     from sqlalchemy import func, select
 
+    from core.models import AuditEntry, ReferralBinding
     from referral.attribution import chain_snapshot
     from referral.binding import bind
     from referral.domain.rules import BindingSource
     from referral.tree import team_stats
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.models import AuditEntry, ReferralBinding
 
     out: dict[str, Any] = {}
     app = create_app()

@@ -8,7 +8,7 @@ The ledger is checked clean (``check_ledger``, and ``replay_order`` on a
 sample of orders) before anything is measured.
 
 * Statements per paid order: SQLAlchemy's ``before_cursor_execute`` counts what
-  ``webapp.services.payments.apply_pay_notify`` sends for a signed notify, for
+  ``shop.payments.apply_pay_notify`` sends for a signed notify, for
   (a) 5 lines and a buyer with a 3-level chain (referral settings: 3 levels,
   acknowledged; a saved plan with 3 rates) and (b) 1 line and a 1-level chain;
   each booking is checked (15 and 1 commission lines). As in production the
@@ -204,7 +204,7 @@ def _check_world(session: Any) -> None:
 
     from commissions.checks import check_ledger
     from commissions.replay import replay_order
-    from webapp.models import Order
+    from core.models import Order
 
     breaches = {name: found for name, found in check_ledger(session).items() if found}
     if breaches:
@@ -221,13 +221,12 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     """Labels of the statements ``apply_pay_notify`` issues to record one paid order."""
     from sqlalchemy import func, select
 
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
-    from tests.referral.conftest import link, make_distributor
-    from tests.support.factories import make_user
+    from core.actors import Actor
+    from core.models import CommissionLine
+    from shop import payments
+    from tests.support.factories import link, make_distributor, make_user, place_order
+    from tests.support.payments import signed_pay_notify
     from webapp.extensions import db
-    from webapp.models import CommissionLine
-    from webapp.services import payments
-    from webapp.services.actors import Actor
 
     upline = make_distributor()
     for _ in range(levels - 1):
@@ -255,11 +254,11 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
 
 def _count_statements(app: Any) -> tuple[list[str], list[str]]:
     from commissions.plan_store import save_plan
-    from tests.integration.test_payments_support import install_fake_gateway
+    from core.actors import Actor
+    from core.models import ReferralSettings, Role
     from tests.support.factories import make_user
+    from tests.support.payments import install_fake_gateway
     from webapp.extensions import db
-    from webapp.models import ReferralSettings, Role
-    from webapp.services.actors import Actor
 
     install_fake_gateway(app)
     db.session.add(ReferralSettings(id=1, levels=3, three_levels_acknowledged=True))

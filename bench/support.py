@@ -28,7 +28,7 @@ __all__ = ["BenchDatabase", "captured_sql", "http_request", "migrated_postgres",
 
 
 def production_settings(folder: str) -> dict[str, str]:
-    """Settings that pass the production checks (webapp.config_check), so a benchmark
+    """Settings that pass the production checks (core.settings_check), so a benchmark
     measures the app as deployed (sandbox off): fresh random secrets, an https public
     address, and placeholder merchant certificate files in ``folder`` (never used: the
     benchmarks make no refund or payout call)."""

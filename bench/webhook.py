@@ -203,9 +203,9 @@ def _create_followers(env: dict[str, str]) -> None:
     # Otherwise each openid's first message, a one-off per follower, would create
     # its user during the measurement.
     os.environ.update(env)
+    from shop.identity import ensure_wechat_user
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.services.identity import ensure_wechat_user
 
     app = create_app()
     with app.app_context():

@@ -18,9 +18,9 @@ from commissions import ledger
 from commissions.ledger import Leg
 from commissions.plan_store import ActivePlan, active_plan
 from commissions.split import ChainMember, OrderLine, OrderSplit, split_order
-from webapp.models import CommissionLine, LineSplit, Order
-from webapp.services.journal import announce
-from webapp.services.uow import DbSession
+from core.journal import announce
+from core.models import CommissionLine, LineSplit, Order
+from core.uow import DbSession
 
 
 def chain_for_plan(snapshot: Mapping[str, Any] | None, self_purchase_earns: bool) -> (

@@ -14,8 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
 from commissions.earnings import OWN_KINDS, is_payout_entry
-from webapp.domain.order_rules import stuck_states
-from webapp.models import (
+from core.models import (
     CommissionLine,
     CommissionStatus,
     LedgerAccount,
@@ -31,7 +30,8 @@ from webapp.models import (
     Withdrawal,
     WithdrawalStatus,
 )
-from webapp.services.uow import DbSession
+from core.uow import DbSession
+from shop.domain.order_rules import stuck_states
 
 LIMIT = 20  # breaches listed per check; the count is always given
 
@@ -242,7 +242,7 @@ def stranded_orders(session: DbSession) -> list[str]:
 
     Such money only moves on once its order completes (commission matures, supply
     cost goes into a batch). Reported: orders that are not completed and whose
-    status and milestones let no transition of ``webapp.domain.order_rules`` reach
+    status and milestones let no transition of ``shop.domain.order_rules`` reach
     completed, yet still hold pending commission or unbatched supply cost; and
     completed orders whose pending commission never got a maturity date; and partly
     refunded orders waiting for a shipment nobody owes any more.

@@ -28,9 +28,9 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from core.models import CommissionLine, LedgerAccount, LedgerEntry, Order, OrderLine
+from core.uow import DbSession
 from referral.domain.rules import DistributorStatus
-from webapp.models import CommissionLine, LedgerAccount, LedgerEntry, Order, OrderLine
-from webapp.services.uow import DbSession
 
 OWN_KINDS = (ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE,
              ledger.DISTRIBUTOR_WITHDRAWING)

@@ -16,8 +16,8 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import Executable
 
-from webapp.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from webapp.services.uow import DbSession
+from core.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from core.uow import DbSession
 
 # Account kinds. Credit-positive: a positive balance is owed to the account's owner.
 CLEARING = "wechat_clearing"  # what WeChat Pay holds for the platform (negative)

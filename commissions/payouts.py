@@ -24,12 +24,12 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import and_, or_, select
 
+from adapters.wechat.pay_v2 import GatewayError, PayGateway
 from commissions import withdrawals
-from webapp.models import Withdrawal, WithdrawalStatus
-from webapp.models.base import utcnow
-from webapp.payments.gateway import GatewayError, PayGateway
-from webapp.services.actors import Actor
-from webapp.services.uow import DbSession
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Withdrawal, WithdrawalStatus
+from core.uow import DbSession
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from commissions.bounds import MAX_RETURN_WINDOW_DAYS, is_whole
 from commissions.plans import PlanError, PlanVersion
-from webapp.errors import Conflict, InvalidInput
-from webapp.models import CommissionPlanVersion, Role
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
+from core.actors import Actor
+from core.errors import Conflict, InvalidInput
+from core.journal import audit
+from core.models import CommissionPlanVersion, Role
+from core.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from commissions import ledger
 from commissions.accrual import paid_order_legs, split_paid_order
 from commissions.plan_store import ActivePlan, plan_version
 from commissions.split import reverse_for_refund
-from webapp.errors import NotFound
-from webapp.models import (
+from core.errors import NotFound
+from core.models import (
     CommissionLine,
     LedgerAccount,
     LedgerEntry,
@@ -30,7 +30,7 @@ from webapp.models import (
     Refund,
     RefundStatus,
 )
-from webapp.services.uow import DbSession
+from core.uow import DbSession
 
 _EARNINGS = (ledger.DISTRIBUTOR_PENDING, ledger.DISTRIBUTOR_AVAILABLE)
 

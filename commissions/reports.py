@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from commissions import ledger
 from commissions.csv_export import csv_text, safe_cell
 from commissions.money import format_yuan
-from webapp.models import (
+from core.models import (
     CommissionLine,
     CommissionStatus,
     LedgerAccount,
@@ -44,7 +44,7 @@ from webapp.models import (
     Supplier,
     User,
 )
-from webapp.services.uow import DbSession
+from core.uow import DbSession
 
 MAX_TOP = 100
 

@@ -21,8 +21,8 @@ from commissions.ledger import Leg
 from commissions.split import CommissionLine as SplitCommission
 from commissions.split import LineSplit as SplitLine
 from commissions.split import reverse_for_refund
-from webapp.models import CommissionLine, CommissionStatus, LedgerTransaction, LineSplit, Refund
-from webapp.services.uow import DbSession
+from core.models import CommissionLine, CommissionStatus, LedgerTransaction, LineSplit, Refund
+from core.uow import DbSession
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,16 @@ from sqlalchemy import and_, delete, func, insert, literal, select, union_all, u
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
-from webapp.domain.order_rules import matures_at
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     CommissionLine,
     CommissionStatus,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
 )
-from webapp.models.base import utcnow
-from webapp.services.uow import DbSession, unit_of_work
+from core.uow import DbSession, unit_of_work
+from shop.domain.order_rules import matures_at
 
 DEFAULT_BATCH = 50_000
 

@@ -31,9 +31,11 @@ from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import plan_version
 from commissions.plans import PlanError
-from webapp.domain.order_rules import window_start
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.journal import audit
+from core.models import (
     LineSplit,
     Order,
     OrderLine,
@@ -43,10 +45,8 @@ from webapp.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
+from core.uow import DbSession, unit_of_work
+from shop.domain.order_rules import window_start
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,13 @@ from commissions import ledger
 from commissions.csv_export import csv_text
 from commissions.ledger import Leg
 from commissions.money import format_yuan
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.journal import audit
+from core.models import Role, User, Withdrawal, WithdrawalStatus
+from core.uow import DbSession, unit_of_work
 from referral.distributors import require_active_distributor
-from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import Role, User, Withdrawal, WithdrawalStatus
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 S = WithdrawalStatus
 STATUSES = (S.REQUESTED, S.APPROVED, S.SUBMITTED, S.SUCCEEDED, S.FAILED, S.REJECTED,
@@ -368,7 +368,7 @@ def mark_failed(session: DbSession, actor: Actor, withdrawal_id: int,
 
 
 def withdrawals_query(*, distributor_id: int | None = None,
-                      status: str | None = None) -> Select[tuple[Withdrawal]]:
+                      status: str | None = None) -> Select[Withdrawal]:
     """Withdrawals newest first, optionally of one distributor and/or in one status."""
     stmt = select(Withdrawal).order_by(Withdrawal.id.desc())
     if distributor_id is not None:

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from core.models import OrderReferral
+from core.uow import DbSession
 from referral.domain.rules import InactiveUpline, attribution_chain
 from referral.settings import current_rules
 from referral.tree import ancestors
-from webapp.models import OrderReferral
-from webapp.services.uow import DbSession
 
 
 def chain_snapshot(session: DbSession, buyer_id: int) -> dict[str, Any]:

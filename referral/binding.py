@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.journal import audit
+from core.models import Distributor, ReferralBinding, Role, User
+from core.uow import DbSession, unit_of_work
 from referral.domain.codes import distributor_in_scene, normalise_invite_code
 from referral.domain.rules import (
     BindingRequest,
@@ -24,12 +30,6 @@ from referral.domain.rules import (
 )
 from referral.settings import current_rules
 from referral.tree import has_downline, is_above
-from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import Distributor, ReferralBinding, Role, User
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from commissions.bounds import MAX_TIER_RANK, text_problem, within
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.journal import announce, audit
+from core.models import Distributor, DistributorTier, Order, OrderStatus, Role, User, UserRole
+from core.uow import DbSession, unit_of_work
 from referral.domain.codes import new_invite_code, normalise_invite_code
 from referral.domain.guardrails import GuardrailError, check_tier_criteria
 from referral.domain.rules import (
@@ -17,12 +23,6 @@ from referral.domain.rules import (
     next_status,
 )
 from referral.settings import current_rules
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.models import Distributor, DistributorTier, Order, OrderStatus, Role, User, UserRole
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import announce, audit
-from webapp.services.uow import DbSession, unit_of_work
 
 MAX_REASON = 200
 _CODE_ATTEMPTS = 8

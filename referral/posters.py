@@ -55,12 +55,13 @@ from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import update
 from wechatpy.exceptions import WeChatClientException
 
-from referral.qrcodes import NotActiveDistributor, QrCode, ensure_qr_code
-from webapp.errors import DomainError
-from webapp.models import Distributor, User
-from webapp.models.base import utcnow
+from core.clock import utcnow
+from core.errors import DomainError
+from core.models import Distributor, User
+from core.uow import DbSession, unit_of_work
+from referral import qrcodes
+from referral.qrcodes import NotActiveDistributor, QrCode
 from webapp.redis_conn import get_redis
-from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -610,7 +611,7 @@ def send_poster(session: DbSession, user_id: int, openid: str, *,
     else today's job id): the same key sends at most once. Network failures raise
     (the job retries); ``PosterError`` when the image or WeChat fails for good.
     """
-    from webapp.chat.outbound import deliver_now, image_message
+    from storefront.outbound import deliver_now, image_message
 
     app = _app()
     user = session.get(User, user_id)
@@ -618,11 +619,11 @@ def send_poster(session: DbSession, user_id: int, openid: str, *,
         log.warning("poster for user %s refused: openid does not belong to them", user_id)
         return 0
     if client is None:
-        from webapp.wechat.client import wechat_client
+        from adapters.wechat.client import wechat_client
 
         client = wechat_client(app)
     try:
-        qr = ensure_qr_code(session, user_id, client=client)
+        qr = qrcodes.ensure_qr_code(session, user_id, client=client)
     except NotActiveDistributor as exc:
         log.info("no poster for user %s: %s", user_id, exc.message)
         return 0

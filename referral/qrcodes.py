@@ -48,14 +48,14 @@ from sqlalchemy import update
 from wechatpy.client.api.qrcode import WeChatQRCode
 from wechatpy.exceptions import WeChatClientException
 
+from core.clock import utcnow
+from core.errors import Conflict, DomainError
+from core.journal import audit
+from core.models import Distributor
+from core.uow import DbSession, unit_of_work
 from referral.domain.codes import scene_for
 from referral.domain.rules import DistributorStatus
-from webapp.errors import Conflict, DomainError
-from webapp.models import Distributor
-from webapp.models.base import utcnow
 from webapp.redis_conn import get_redis
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
     if cached is not None:
         return cached
     if client is None:
-        from webapp.wechat.client import wechat_client
+        from adapters.wechat.client import wechat_client
 
         client = wechat_client(app)
     conn = get_redis(app)

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
 
-from webapp.models import AuditEntry, Distributor, ReferralBinding, User
-from webapp.models.base import utcnow
-from webapp.services.uow import DbSession
+from core.clock import utcnow
+from core.models import AuditEntry, Distributor, ReferralBinding, User
+from core.uow import DbSession
 
 # The audit action every change of a user's upline writes (referral.binding).
 BOUND_ACTION = "referral.bound"
@@ -80,7 +80,7 @@ def current_upline(session: DbSession, user_id: int, now: datetime | None = None
                   binding.expires_at)
 
 
-def binding_history_query(user_id: int) -> Select[tuple[AuditEntry]]:
+def binding_history_query(user_id: int) -> Select[AuditEntry]:
     """Every change of a user's upline (the audit rows), newest first."""
     return (
         select(AuditEntry)

@@ -6,6 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from commissions.bounds import MAX_AMOUNT_FEN, MAX_BINDING_DAYS
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import InvalidInput
+from core.journal import audit
+from core.models import ReferralSettings, Role
+from core.uow import DbSession, unit_of_work
 from referral.domain.guardrails import (
     DEFAULT_LEVELS,
     GuardrailError,
@@ -13,12 +19,6 @@ from referral.domain.guardrails import (
     check_no_entry_fee,
 )
 from referral.domain.rules import BindingMode, Eligibility, InactiveUpline
-from webapp.errors import InvalidInput
-from webapp.models import ReferralSettings, Role
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from core.journal import audit
+from core.models import Distributor, DistributorTier, Order, OrderReferral, OrderStatus
+from core.uow import DbSession, unit_of_work
 from referral.distributors import approve_on_spend, list_tiers
 from referral.domain.rules import DistributorStatus, Performance, TierRule, earned_tier
-from webapp.models import Distributor, DistributorTier, Order, OrderReferral, OrderStatus
-from webapp.services.journal import audit
-from webapp.services.uow import DbSession, unit_of_work
 
 COMPLETED = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 

@@ -17,8 +17,8 @@ from sqlalchemy import Integer, Select, String, and_, bindparam, case, func, lit
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from referral.domain.rules import Ancestor, DistributorStatus
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     Distributor,
     DistributorTier,
     Order,
@@ -27,8 +27,9 @@ from webapp.models import (
     ReferralBinding,
     User,
 )
-from webapp.models.base import UTCDateTime, utcnow
-from webapp.services.uow import DbSession
+from core.models.base import UTCDateTime
+from core.uow import DbSession
+from referral.domain.rules import Ancestor, DistributorStatus
 
 # A walk longer than this is a corrupted tree (a cycle cannot be created through the
 # services); it stops the recursion instead of looping.

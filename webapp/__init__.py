@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.config import build_config
-from webapp.config_check import UnsafeConfiguration, check_settings, fatal_findings, is_sandbox
+from core.settings import build_config
+from core.settings_check import UnsafeConfiguration, check_settings, fatal_findings, is_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _refuse_unsafe_settings(settings: Mapping[str, Any]) -> None:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a ChatShop app; ``config`` overrides settings read from the environment.
 
-    Outside sandbox mode the settings must pass ``webapp.config_check``: a missing
+    Outside sandbox mode the settings must pass ``core.settings_check``: a missing
     or development secret raises ``UnsafeConfiguration`` naming every one of them
     before anything is opened. Apps built by tests with ``{"TESTING": True}`` in
     ``config`` are exempt.
@@ -57,8 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings)
 
-    from webapp import errors, models, redis_conn  # noqa: F401  (models registers tables)
+    from core import models  # noqa: F401  (models registers tables)
+    from webapp import redis_conn
     from webapp.extensions import db, migrate
+    from webapp.http import errors
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)

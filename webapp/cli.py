@@ -7,8 +7,8 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException
 
+from core.settings_check import UnsafeConfiguration
 from webapp import create_app
-from webapp.config_check import UnsafeConfiguration
 
 # Exit status of a command refused because the settings are unsafe (check-config exits 1).
 REFUSED_EXIT_CODE = 2

@@ -6,7 +6,7 @@ import time
 from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
-from webapp.config import h5_session_days
+from core.settings import h5_session_days
 
 # Machine-to-machine callbacks: WeChat's servers never carry our cookie, and
 # building a signed-cookie session for every chat message is measurable work.

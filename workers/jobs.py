@@ -40,7 +40,7 @@ def app_context() -> Iterator[Flask]:
 
 def cancel_expired_orders() -> int:
     """Cancel unpaid orders past their payment deadline and release their stock."""
-    from webapp.services.orders import cancel_expired_orders as cancel_expired
+    from shop.orders import cancel_expired_orders as cancel_expired
 
     with app_context():
         return cancel_expired(db.session)
@@ -48,7 +48,7 @@ def cancel_expired_orders() -> int:
 
 def auto_complete_orders() -> int:
     """Complete orders shipped longer ago than AUTO_COMPLETE_DAYS."""
-    from webapp.services.orders import auto_complete_orders as auto_complete
+    from shop.orders import auto_complete_orders as auto_complete
 
     with app_context():
         return auto_complete(db.session)
@@ -78,7 +78,7 @@ def relay_outbox(batch: int = 100, max_batches: int = 20) -> int:
 def reconcile_pending_payments(older_than_minutes: int = 10) -> int:
     """Ask WeChat Pay about payments still pending after ``older_than_minutes``."""
     # Imported here: the payments service (and wechatpy) load only when this runs.
-    from webapp.services.payments import reconcile_pending_payments as reconcile
+    from shop.payments import reconcile_pending_payments as reconcile
 
     with app_context():
         return int(reconcile(db.session, older_than_minutes=older_than_minutes))
@@ -86,7 +86,7 @@ def reconcile_pending_payments(older_than_minutes: int = 10) -> int:
 
 def reconcile_processing_refunds(older_than_minutes: int = 10) -> int:
     """Ask WeChat Pay about refunds still processing after ``older_than_minutes``."""
-    from webapp.services.refunds import reconcile_processing_refunds as reconcile
+    from shop.refunds import reconcile_processing_refunds as reconcile
 
     with app_context():
         return int(reconcile(db.session, older_than_minutes=older_than_minutes))
@@ -123,7 +123,7 @@ def settle_matured_commissions() -> int:
 
 def note_commission_earned(payload: dict[str, Any]) -> int:
     """Outbox job for ``commission.earned``: remember it for the next batched chat message."""
-    from webapp.chat.commission_notices import note_commission
+    from storefront.commission_notices import note_commission
 
     with app_context():
         return note_commission(payload)
@@ -131,7 +131,7 @@ def note_commission_earned(payload: dict[str, Any]) -> int:
 
 def flush_commission_notices() -> int:
     """Send distributors one chat message each for the commission earned since the last run."""
-    from webapp.chat.commission_notices import flush_commission_notices as flush
+    from storefront.commission_notices import flush_commission_notices as flush
 
     with app_context():
         return flush(db.session)
@@ -161,8 +161,8 @@ def pay_withdrawal(withdrawal_id: int) -> str:
     Safe to run again: the transfer reuses the withdrawal's number, so WeChat pays
     it at most once, and a settled withdrawal is skipped.
     """
+    from adapters.wechat.pay_v2 import pay_gateway
     from commissions.payouts import pay_withdrawal as pay
-    from webapp.payments.gateway import pay_gateway
 
     with app_context() as app:
         return pay(db.session, pay_gateway(app), int(withdrawal_id))
@@ -170,8 +170,8 @@ def pay_withdrawal(withdrawal_id: int) -> str:
 
 def reconcile_withdrawals(older_than_minutes: int = 5) -> int:
     """Settle WeChat payouts whose outcome is unknown (or whose job was lost)."""
+    from adapters.wechat.pay_v2 import pay_gateway
     from commissions.payouts import reconcile_withdrawals as reconcile
-    from webapp.payments.gateway import pay_gateway
 
     with app_context() as app:
         return reconcile(db.session, pay_gateway(app), older_than_minutes=older_than_minutes)

@@ -1,6 +1,6 @@
 """RQ jobs that message chat users through WeChat's customer-service API.
 
-Thin, like workers.jobs: plain values in, one call to ``webapp.chat.outbound``.
+Thin, like workers.jobs: plain values in, one call to ``storefront.outbound``.
 A network failure raises, so the job's ``Retry`` runs it again later; the
 delivery then resumes after the last message that went out.
 """
@@ -20,7 +20,7 @@ def deliver_customer_service(
     openid: str, messages: list[dict[str, Any]], reason: str, delivery_id: str
 ) -> int:
     """Send queued customer-service messages within the user's quota; returns how many went."""
-    from webapp.chat.outbound import TransientSendError, deliver_now
+    from storefront.outbound import TransientSendError, deliver_now
 
     with app_context():
         try:

@@ -1,7 +1,7 @@
 """The outbox relay: turns committed ``OutboxMessage`` rows into RQ jobs, once each.
 
 Services write an outbox row in the same transaction as the change it
-announces (``webapp.services.journal.announce``). The relay reads unpublished
+announces (``core.journal.announce``). The relay reads unpublished
 rows in id order, enqueues the jobs registered for each row's topic and marks
 the row published. Delivery is at least once: job ids are deterministic
 (``outbox-<message id>-<handler name>``) and enqueued with ``unique=True``, so
@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from rq import Retry
 from sqlalchemy import select
 
-from webapp.models import OutboxMessage
-from webapp.models.base import utcnow
-from webapp.services.uow import DbSession
+from core.clock import utcnow
+from core.models import OutboxMessage
+from core.uow import DbSession
 from workers.queues import DEFAULT
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,12 @@ class OutboxHandler:
 
 # Topic -> handlers. A topic that is missing or maps to nothing is simply marked
 # published. Known topics so far: order.created, order.cancelled, order.shipped,
-# order.completed (webapp.services); payment and refund topics come with their
+# order.completed (shop); payment and refund topics come with their
 # services. Commission and chat-notification handlers are added by their issues.
 HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {
     # The chat storefront tells the buyer their payment arrived (issue 3).
     "order.paid": (
-        OutboxHandler("chat_paid_message", "webapp.chat.notifications.send_paid_message"),
+        OutboxHandler("chat_paid_message", "storefront.notifications.send_paid_message"),
     ),
     # Distributors hear about new commission in one batched chat message (issue 5).
     "commission.earned": (

@@ -259,7 +259,7 @@ class AddressChecked:
     ok: bool
     value: str = ""
     message: str = ""
-    reason: str = ""  # which rule refused it (webapp.domain.addresses codes), when not ok
+    reason: str = ""  # which rule refused it (shop.domain.addresses codes), when not ok
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ MENU_DIST_QR = "MENU_DIST_QR"
 MENU_DIST_POSTER = "MENU_DIST_POSTER"
 MENU_DIST_TEAM = "MENU_DIST_TEAM"
 
-# The keys of the default menu (``webapp.wechat.menu.build_menu`` uses every one).
+# The keys of the default menu (``adapters.wechat.menu.build_menu`` uses every one).
 ALL_MENU_KEYS = (
     MENU_CATEGORIES,
     MENU_SEARCH,

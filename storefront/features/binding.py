@@ -5,13 +5,13 @@ import logging
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from core.errors import InvalidInput, NotFound
+from core.models import User
 from referral.binding import BindingRefused, bind_by_invite_code, bind_by_scene, record_refusal
 from referral.distributors import find_by_invite_code
 from referral.domain.codes import distributor_in_scene
 from referral.domain.rules import BindingSource
 from storefront.features.context import ChatUser, Execute
-from webapp.errors import InvalidInput, NotFound
-from webapp.models import User
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from core.errors import NotFound
+from core.models import Category, Product
+from shop import catalogue
+from storefront.browse_cache import browse_cache
 from storefront.features.context import ChatUser, Execute, absolute_url
-from webapp.chat.browse_cache import browse_cache
-from webapp.errors import NotFound
-from webapp.models import Category, Product
-from webapp.services import catalogue
 
 
 def show_categories(chat: ChatUser, intent: it.ShowCategories) -> ev.Event:

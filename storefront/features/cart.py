@@ -5,10 +5,10 @@ from typing import Any
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from core.errors import OutOfStock
+from core.models import Sku
+from shop import cart as cart_service
 from storefront.features.context import ChatUser, Execute
-from webapp.errors import OutOfStock
-from webapp.models import Sku
-from webapp.services import cart as cart_service
 
 
 def cart_of(chat: ChatUser, **extra: Any) -> ev.CartShown:

@@ -5,24 +5,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
+from adapters.wechat.links import pay_page_url
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
-from storefront.features.cart import cart_of
-from storefront.features.context import ChatUser, Execute
-from webapp.domain.addresses import (
+from core.errors import DomainError, InvalidInput
+from core.models import Order
+from shop import addresses as address_service
+from shop import cart as cart_service
+from shop.checkout import checkout, resolve_address
+from shop.domain.addresses import (
     AddressError,
     ShippingAddress,
     validate_phone,
     validate_recipient,
     validate_street,
 )
-from webapp.errors import DomainError, InvalidInput
-from webapp.models import Order
-from webapp.services import addresses as address_service
-from webapp.services import cart as cart_service
-from webapp.services.checkout import checkout, resolve_address
-from webapp.services.orders import find_order_by_number
-from webapp.wechat.links import pay_page_url
+from shop.orders import find_order_by_number
+from storefront.features.cart import cart_of
+from storefront.features.context import ChatUser, Execute
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from bots.dialogue import events as ev
-from webapp.chat.state_store import StateStore
-from webapp.services.actors import Actor
-from webapp.services.uow import DbSession
+from core.actors import Actor
+from core.uow import DbSession
+from storefront.state_store import StateStore
 
 CHINA = timezone(timedelta(hours=8))  # what buyers read on their phones
 

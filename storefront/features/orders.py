@@ -5,13 +5,13 @@ import math
 
 from sqlalchemy import func, select
 
+from adapters.wechat.links import pay_page_url
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from core.errors import Conflict, NotFound
+from core.models import Order, OrderStatus
+from shop.orders import cancel_order, find_order_by_number
 from storefront.features.context import ChatUser, Execute, local_time
-from webapp.errors import Conflict, NotFound
-from webapp.models import Order, OrderStatus
-from webapp.services.orders import cancel_order, find_order_by_number
-from webapp.wechat.links import pay_page_url
 
 
 def show_orders(chat: ChatUser, intent: it.ShowOrders) -> ev.Event:

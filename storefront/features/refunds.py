@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
+from core.errors import Conflict
+from core.models import OrderStatus
+from shop.domain.order_rules import REFUNDABLE
+from shop.refunds import request_refund
 from storefront.features.context import ChatUser, Execute
 from storefront.features.orders import order_status, own_order
-from webapp.domain.order_rules import REFUNDABLE
-from webapp.errors import Conflict
-from webapp.models import OrderStatus
-from webapp.services.refunds import request_refund
 
 
 def refund(chat: ChatUser, intent: it.RequestRefund) -> ev.Event:

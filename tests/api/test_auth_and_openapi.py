@@ -5,11 +5,12 @@ import logging
 
 import pytest
 
-from tests.api.conftest import assert_refused, bearer, db_snapshot
+from core.models import Role
+from shop.auth import revoke_token
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
 from tests.support.factories import make_user
 from webapp.extensions import db
-from webapp.models import Role
-from webapp.services.auth import revoke_token
 
 
 @pytest.mark.parametrize(

@@ -13,18 +13,9 @@ from sqlalchemy import func, select, update
 
 from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from commissions.plan_store import active_plan, save_plan
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot
-from tests.commissions.support import complete, paid_order, refund
-from tests.integration.test_payments_support import (
-    ADDRESS,
-    install_fake_gateway,
-    signed_pay_notify,
-)
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.errors import InvalidInput
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import InvalidInput
+from core.models import (
     CommissionLine,
     CommissionPlanVersion,
     Order,
@@ -34,8 +25,21 @@ from webapp.models import (
     User,
     Withdrawal,
 )
-from webapp.services import checkout, payments
-from webapp.services.actors import Actor
+from shop import checkout, payments
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import (
+    GOOD_ADDRESS,
+    link,
+    make_category,
+    make_distributor,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.money import complete, refund
+from tests.support.payments import ADDRESS, install_fake_gateway, paid_order, signed_pay_notify
+from webapp.extensions import db
 
 PLAN_URL = "/api/v1/operator/commission-plan/versions"
 HUGE_WINDOWS = [10**30, 2**31, 2**63 - 1, MAX_RETURN_WINDOW_DAYS + 1, -1]
@@ -416,7 +420,7 @@ def _csv_rows(response) -> list[list[str]]:
 
 
 def test_bank_export_neutralises_nicknames(any_app, http):
-    from tests.commissions.test_withdrawals import fund
+    from tests.support.stories import fund
 
     install_fake_gateway(any_app)
     funded = fund(any_app)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, save_address
-from tests.support.factories import make_product, make_user
+from core.models import Order, OrderStatus, ProductStatus, Role, Sku
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import GOOD_ADDRESS, make_product, make_user, save_address
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, ProductStatus, Role, Sku
 
 
 def _stock(sku_id: int) -> int:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from core.models import ProductStatus, Sku
 from tests.support.factories import make_category, make_product, make_supplier
 from webapp.extensions import db
-from webapp.models import ProductStatus, Sku
 
 
 def test_categories_in_display_order(http):

@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from commissions.bounds import MAX_PAGE
-from tests.api.conftest import assert_refused, bearer, db_snapshot
-from tests.commissions.support import paid_order
-from tests.commissions.test_earnings_reports import Story, money_story
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
+from core.models import CommissionLine, Distributor, LineSplit, Role, Supplier, User
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.payments import install_fake_gateway, paid_order
+from tests.support.stories import Story, money_story
 from webapp.extensions import db
-from webapp.models import CommissionLine, Distributor, LineSplit, Role, Supplier, User
 
 REPORTS = ["pnl", "commissions-by-level", "top-distributors", "supplier-payables"]
 PLAN = "/api/v1/operator/commission-plan"

@@ -1,10 +1,38 @@
-"""One sale through HTTP: list, cart, checkout, payment, shipping, receipt (both databases)."""
+"""One sale through HTTP: list, cart, checkout, payment, shipping, receipt (both databases).
+
+Payment is WeChat's signed notify through the real service, so the test also sees
+what paying books: the balanced ledger with its accounts and the attribution chain.
+"""
 from __future__ import annotations
 
-from tests.api.conftest import GOOD_ADDRESS, bearer, mark_paid
-from tests.support.factories import make_category, make_supplier, make_user
+from sqlalchemy import select
+
+from commissions import ledger
+from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import (
+    AuditEntry,
+    LedgerAccount,
+    Order,
+    OrderReferral,
+    OrderStatus,
+    Role,
+    Sku,
+)
+from tests.support.api import bearer
+from tests.support.factories import (
+    GOOD_ADDRESS,
+    link,
+    make_category,
+    make_distributor,
+    make_supplier,
+    make_user,
+)
+from tests.support.money import assert_ledger_clean
+from tests.support.payments import pay_order
 from webapp.extensions import db
-from webapp.models import AuditEntry, OrderStatus, Role, Sku
+
+PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
 
 
 def _stock(sku_id: int) -> int:
@@ -14,11 +42,51 @@ def _stock(sku_id: int) -> int:
     return stock
 
 
+def _ledger() -> dict[tuple[str, int], int]:
+    """Every ledger account's balance by (kind, owner), zero balances left out."""
+    db.session.expire_all()
+    found = {(a.kind, a.owner_id): a.balance_fen
+             for a in db.session.scalars(select(LedgerAccount)) if a.balance_fen}
+    db.session.commit()
+    return found
+
+
+def _assert_payment_booked(order_id: int, supplier_id: int, alice_id: int, top_id: int) -> None:
+    """The payment of 3 x 6 800 (supply 3 x 4 000) is booked and attributed as the plan says."""
+    # Margin 20 400 - 12 000 = 8 400: Alice 10 % = 840, Top 5 % = 420, the platform the rest.
+    balances = _ledger()
+    assert balances == {
+        (ledger.CLEARING, ledger.PLATFORM_OWNER): -20_400,
+        (ledger.SUPPLIER_PAYABLE, supplier_id): 12_000,
+        (ledger.DISTRIBUTOR_PENDING, alice_id): 840,
+        (ledger.DISTRIBUTOR_PENDING, top_id): 420,
+        (ledger.PLATFORM, ledger.PLATFORM_OWNER): 7_140,
+    }
+    assert sum(balances.values()) == 0  # double entry: the books balance
+    order = db.session.get(Order, order_id)
+    assert order is not None
+    assert [(m["level"], m["distributor_id"]) for m in order.attribution["members"]] == [
+        (1, alice_id), (2, top_id)]
+    rows = db.session.execute(
+        select(OrderReferral.level, OrderReferral.distributor_id)
+        .where(OrderReferral.order_id == order_id).order_by(OrderReferral.level)
+    ).all()
+    assert [tuple(r) for r in rows] == [(1, alice_id), (2, top_id)]
+    db.session.commit()
+    assert_ledger_clean(order)
+
+
 def test_a_sale_from_listing_to_completion(http):
     supplier = make_supplier()
     category = make_category()
     staff = bearer(make_user(Role.SUPPLIER, supplier=supplier))
-    buyer = bearer(make_user())
+    # The buyer is Alice's customer; Alice is in Top's team: a two-level chain earns.
+    top = make_distributor()
+    alice = make_distributor(upline=top)
+    customer = make_user()
+    link(customer, alice)
+    save_plan(db.session, Actor.of(make_user(Role.OPERATOR)), PLAN, "end to end")
+    buyer = bearer(customer)
 
     listed = http.post("/api/v1/supplier/products", headers=staff, json={
         "title": "Dian Hong black tea", "category_id": category.id, "status": "active",
@@ -51,7 +119,9 @@ def test_a_sale_from_listing_to_completion(http):
     shipment = {"carrier": "SF Express", "tracking_number": "SF1234567890"}
     assert http.post(ship_url, headers=staff, json=shipment).status_code == 404
 
-    mark_paid(order["id"])
+    paid = pay_order(http.application, order["id"])
+    assert paid.status == OrderStatus.PAID and paid.paid_at is not None
+    _assert_payment_booked(order["id"], supplier.id, alice.id, top.id)
     seen = http.get("/api/v1/supplier/orders", headers=staff).get_json()
     assert [o["id"] for o in seen] == [order["id"]]
     assert seen[0]["lines"][0]["supply_cost_fen"] == 3 * 4000

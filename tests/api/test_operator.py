@@ -3,22 +3,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
-from webapp.extensions import db
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     AuditEntry,
-    Order,
-    Payment,
     Refund,
     RefundLine,
     Role,
     Supplier,
     User,
 )
-from webapp.models.base import utcnow
-from webapp.services import checkout
+from shop import checkout
+from shop.domain.addresses import validate_address
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import (
+    GOOD_ADDRESS,
+    make_category,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.payments import pay_order
+from webapp.extensions import db
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 
@@ -63,7 +69,7 @@ def test_all_orders_with_filters(http):
     old = _order(alice, tea, long_ago)
     paid = _order(alice, rice)
     bobs = _order(bob, tea)
-    mark_paid(paid)
+    pay_order(http.application, paid)
     headers = bearer(make_user(Role.OPERATOR))
 
     def ids(query=""):
@@ -92,10 +98,7 @@ def test_order_dossier_has_payments_and_refunds(http):
     buyer = make_user()
     _, sku = make_product(price_fen=1000)
     order_id = _order(buyer, sku)
-    mark_paid(order_id)
-    order = db.session.get(Order, order_id)
-    db.session.add(Payment(order_id=order_id, out_trade_no=order.number, amount_fen=1000,
-                           status="succeeded", transaction_id="4200000001", paid_at=utcnow()))
+    order = pay_order(http.application, order_id, transaction_id="4200000001")
     refund = Refund(order_id=order_id, out_refund_no="R" + order.number, amount_fen=400,
                     reason="damaged", status="succeeded")
     refund.lines = [RefundLine(order_line_id=order.lines[0].id, quantity=0, amount_fen=400)]
@@ -123,7 +126,7 @@ def test_operator_cancels_any_unpaid_order(http):
     _, sku = make_product(stock=2)
     pending = _order(buyer, sku)
     paid = _order(buyer, sku)
-    mark_paid(paid)
+    pay_order(http.application, paid)
     headers = bearer(make_user(Role.OPERATOR))
     response = http.post(f"/api/v1/operator/orders/{pending}/cancel", headers=headers)
     assert response.status_code == 200

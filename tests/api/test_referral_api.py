@@ -8,18 +8,13 @@ import json
 
 import pytest
 
-from tests.api.conftest import assert_refused, bearer, db_snapshot
-from tests.api.referral_support import (
-    audit_rows,
-    invite_code,
-    link,
-    make_distributor,
-    paid_order,
-    upline_of,
-)
-from tests.support.factories import make_supplier, make_user
+from core.models import Distributor, Order, Role
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import APPROVED, link, make_distributor, make_supplier, make_user
+from tests.support.payments import paid_order
+from tests.support.referral import audit_rows, invite_code, upline_of
 from webapp.extensions import db
-from webapp.models import Distributor, Order, Role
 
 DISTRIBUTOR_ENDPOINTS = [
     ("get", "/api/v1/distributor/team", None),
@@ -82,7 +77,7 @@ def test_distributors_cannot_call_operator_endpoints(client):
 @pytest.mark.parametrize("status", ["pending", "rejected", "revoked"])
 def test_team_views_need_an_active_or_frozen_record_not_just_the_role(client, status):
     # A revoked distributor keeps the role row; the record is what counts.
-    headers = bearer(make_distributor(status))
+    headers = bearer(make_distributor(status, with_role=status in APPROVED))
     before = db_snapshot()
     for method, url, body in DISTRIBUTOR_ENDPOINTS:
         assert_refused(_call(client, method, url, body, headers), 403, before)
@@ -145,7 +140,7 @@ def test_apply_with_everyone_eligible_is_active_at_once(http):
 
 
 def test_rejected_may_apply_again_revoked_may_not(http):
-    rejected, revoked = make_distributor("rejected"), make_distributor("revoked")
+    rejected, revoked = make_distributor("rejected"), make_distributor("revoked", with_role=True)
     reapplied = http.post("/api/v1/me/distributor", headers=bearer(rejected))
     assert reapplied.status_code == 201
     assert reapplied.get_json()["status"] == "pending"
@@ -231,7 +226,8 @@ def test_unknown_invite_code_is_404_and_changes_nothing(http):
 
 def test_refused_bindings_are_409_with_the_reason_and_change_nothing(http):
     alice = make_distributor()
-    frozen, pending, revoked = (make_distributor(s) for s in ("frozen", "pending", "revoked"))
+    frozen, pending, revoked = (make_distributor(s, with_role=s in APPROVED)
+                                for s in ("frozen", "pending", "revoked"))
     # Bob is a distributor under Alice: Alice binding under Bob would be a loop.
     bob = make_distributor(upline=alice)
     consumer = make_user()
@@ -267,7 +263,7 @@ def test_team_stats_and_members_of_my_own_team_only(http):
     amy = make_distributor(upline=alice)  # a distributor in Alice's team, with her own
     link(make_user(), amy)
     link(make_user(), bob)  # Bob's: never in Alice's figures
-    ann_order = paid_order(ann, 1200)
+    ann_order = paid_order(http.application, ann, (1200, 1)).id
     total = db.session.get(Order, ann_order).total_fen
     db.session.commit()
 
@@ -302,7 +298,7 @@ def test_team_sales_by_period(http):
     alice = make_distributor()
     ann = make_user()
     link(ann, alice)
-    paid_order(ann)
+    paid_order(http.application, ann, (1000, 1))
     headers = bearer(alice)
     later = http.get("/api/v1/distributor/team?since=2999-01-01T00:00:00Z", headers=headers)
     assert later.status_code == 200
@@ -323,7 +319,7 @@ def test_team_sales_by_period(http):
 
 
 def test_a_frozen_distributor_may_still_see_their_team(client):
-    alice = make_distributor("frozen")
+    alice = make_distributor("frozen", with_role=True)
     link(make_user(), alice)
     team = client.get("/api/v1/distributor/team", headers=bearer(alice))
     assert team.status_code == 200

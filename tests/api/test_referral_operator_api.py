@@ -8,19 +8,13 @@ import json
 
 import pytest
 
-from tests.api.conftest import assert_refused, bearer, db_snapshot
-from tests.api.referral_support import (
-    audit_rows,
-    count,
-    invite_code,
-    link,
-    make_distributor,
-    paid_order,
-    upline_of,
-)
-from tests.support.factories import make_user
+from core.models import DistributorTier, ReferralSettings, Role
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.payments import paid_order
+from tests.support.referral import audit_rows, count, invite_code, upline_of
 from webapp.extensions import db
-from webapp.models import DistributorTier, ReferralSettings, Role
 
 SETTINGS = "/api/v1/operator/referral-settings"
 DEFAULTS = {
@@ -262,7 +256,7 @@ def test_user_referral_view_shows_chain_depth_downline_and_team(http, operator):
     buyers = [make_user() for _ in range(3)]
     for buyer in buyers:
         link(buyer, low)
-    paid_order(buyers[0])
+    paid_order(http.application, buyers[0], (1000, 1))
     headers = bearer(operator)
     view = http.get(f"/api/v1/operator/users/{low.id}/referral?page_size=2", headers=headers)
     assert view.status_code == 200, view.get_json()
@@ -330,7 +324,7 @@ def test_operator_move_refusals_change_nothing(http, operator):
     top = make_distributor()
     mid = make_distributor(upline=top)
     low = make_distributor(upline=mid)
-    frozen = make_distributor("frozen")
+    frozen = make_distributor("frozen", with_role=True)
     consumer = make_user()
     headers = bearer(operator)
 

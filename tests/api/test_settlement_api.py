@@ -8,14 +8,15 @@ import pytest
 
 from commissions import ledger
 from commissions.plan_store import save_plan
-from tests.api.conftest import assert_refused, bearer, db_snapshot
-from tests.commissions.support import assert_ledger_clean, complete
-from tests.integration.test_payments_support import fresh, place_order, signed_pay_notify
-from tests.support.factories import make_supplier, make_user
+from core.actors import Actor
+from core.models import Order, Role
+from shop import payments
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot, fresh
+from tests.support.factories import make_supplier, make_user, place_order
+from tests.support.money import assert_ledger_clean, complete
+from tests.support.payments import signed_pay_notify
 from webapp.extensions import db
-from webapp.models import Order, Role
-from webapp.services import payments
-from webapp.services.actors import Actor
 
 BASE = "/api/v1/operator/supplier-settlements"
 

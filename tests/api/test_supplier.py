@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import GOOD_ADDRESS, assert_refused, bearer, db_snapshot, mark_paid
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
+from core.models import AuditEntry, OrderStatus, Role, Sku
+from shop import checkout
+from shop.domain.addresses import validate_address
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import (
+    GOOD_ADDRESS,
+    make_category,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.payments import pay_order
 from webapp.extensions import db
-from webapp.models import AuditEntry, OrderStatus, Role, Sku
-from webapp.services import checkout
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
 
@@ -272,8 +280,8 @@ def test_supplier_sees_only_paid_orders_with_own_goods_and_own_lines(http):
     mixed = _order(buyer, mine, theirs)
     unpaid = _order(buyer, mine)
     foreign = _order(buyer, theirs)
-    mark_paid(mixed)
-    mark_paid(foreign)
+    pay_order(http.application, mixed)
+    pay_order(http.application, foreign)
     headers = bearer(staff)
     listed = http.get("/api/v1/supplier/orders", headers=headers).get_json()
     assert [o["id"] for o in listed] == [mixed]
@@ -301,7 +309,7 @@ def test_ship_order_once_per_supplier(http):
     _, theirs = make_product()
     buyer = make_user()
     order_id = _order(buyer, mine, theirs)
-    mark_paid(order_id)
+    pay_order(http.application, order_id)
     headers = bearer(staff)
     url = f"/api/v1/supplier/orders/{order_id}/shipment"
     before = db_snapshot()

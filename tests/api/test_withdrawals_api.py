@@ -8,14 +8,14 @@ import io
 import pytest
 from rq import Queue
 
-from tests.api.conftest import assert_refused, bearer, db_snapshot
-from tests.commissions.support import assert_ledger_clean
-from tests.commissions.test_withdrawals import fund
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import make_distributor
-from tests.support.factories import make_user
+from core.models import Distributor, User
+from tests.support.api import assert_refused, bearer
+from tests.support.db import db_snapshot
+from tests.support.factories import make_distributor, make_user
+from tests.support.money import assert_ledger_clean
+from tests.support.payments import install_fake_gateway
+from tests.support.stories import fund
 from webapp.extensions import db
-from webapp.models import Distributor, User
 from webapp.redis_conn import get_redis
 
 MINE = "/api/v1/distributor/withdrawals"

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from bots.messages import Inbound, InboundKind
+from core.models import Role, User, UserRole
+from storefront.browse_cache import BrowseCache
+from storefront.storefront import respond
 from tests.support.factories import make_category, make_product
-from webapp.chat.browse_cache import BrowseCache
-from webapp.chat.storefront import respond
 from webapp.extensions import db
-from webapp.models import Role, User, UserRole
 
 
 def test_browse_cache_reuses_a_value_until_it_is_old():

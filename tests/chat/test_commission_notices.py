@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.chat.test_notifications import RecordingEnqueue
-from tests.commissions.support import paid_order
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
-from webapp.chat.commission_notices import DUE, flush_commission_notices, note_commission
+from core.models import OutboxMessage
+from storefront.commission_notices import DUE, flush_commission_notices, note_commission
+from tests.support.chat import RecordingEnqueue
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.payments import install_fake_gateway, paid_order
 from webapp.extensions import db
-from webapp.models import OutboxMessage
 from webapp.redis_conn import get_redis
 from workers.jobs import note_commission_earned
 from workers.outbox import HANDLERS, relay_outbox

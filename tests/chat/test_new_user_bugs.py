@@ -13,10 +13,25 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.chat.test_storefront import buyer, count, send
+from core.models import Address, CartItem, Order, Product, ProductStatus, Sku, User
+from tests.support.chat import count, say
 from tests.support.factories import make_category, make_supplier
 from webapp.extensions import db
-from webapp.models import Address, CartItem, Order, Product, ProductStatus, Sku
+
+OPENID = "o-chat-buyer"
+
+
+def send(text: str) -> str:
+    """The buyer says ``text``; the replies as text."""
+    return say(OPENID, text)
+
+
+def buyer() -> User:
+    """The chatting buyer, read afresh."""
+    db.session.rollback()
+    found = db.session.scalar(select(User).where(User.openid == OPENID))
+    assert found is not None
+    return found
 
 
 @pytest.fixture

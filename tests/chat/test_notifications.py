@@ -6,19 +6,18 @@ from typing import Any
 from sqlalchemy import select
 
 from bots.messages import Inbound, InboundKind
-from tests.integration.test_payments_support import ADDRESS, signed_pay_notify
+from core.models import Order, User
+from shop.checkout import checkout
+from storefront import outbound
+from storefront.notifications import notify_paid, send_paid_message
+from storefront.storefront import respond
 from tests.support.factories import make_product, make_user
-from webapp.chat import outbound
-from webapp.chat.notifications import notify_paid, send_paid_message
-from webapp.chat.storefront import respond
+from tests.support.payments import ADDRESS, pay_order
 from webapp.extensions import db
-from webapp.models import Order, User
-from webapp.services import payments
-from webapp.services.checkout import checkout
 from workers.outbox import HANDLERS, relay_outbox
 from workers.queues import NOTIFICATIONS, get_queue
 
-JOB_PATH = "webapp.chat.notifications.send_paid_message"
+JOB_PATH = "storefront.notifications.send_paid_message"
 
 
 class RecordingEnqueue:
@@ -43,11 +42,9 @@ def _paid_order(app, openid: str | None = "o-paid-buyer", lang_text: str = "菜�
         db.session.commit()
     _, sku = make_product(price_fen=1234, stock=5, title="红富士苹果")
     order = checkout(db.session, buyer.id, [(sku.id, 2)], ADDRESS)
-    outcome = payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, order.number, order.total_fen))
-    assert outcome.applied
+    paid = pay_order(app, order.id)
     db.session.rollback()
-    return db.session.get(Order, order.id)
+    return db.session.get(Order, paid.id)
 
 
 def test_order_paid_runs_the_chat_handler():

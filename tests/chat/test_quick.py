@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from bots.messages import Inbound, InboundKind, TextReply
+from storefront.state_store import Conversation
+from storefront.storefront import respond, respond_quickly, state_store
 from tests.support.factories import make_category, make_product
-from tests.wechat.support import fields, post, text_xml
-from webapp.chat.state_store import Conversation
-from webapp.chat.storefront import respond, respond_quickly, state_store
+from tests.support.wechat_messages import fields, post, text_xml
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -68,30 +68,30 @@ def test_follow_and_unfollow_are_never_answered_quickly(shop, kind):
 
 
 def test_browsing_through_the_webhook_skips_the_pool_once_cached(shop, monkeypatch):
-    from tests.wechat.support import APP_ID, TOKEN
-    from webapp.http import wechat
+    from storefront import turns
+    from tests.support.wechat_messages import APP_ID, TOKEN
 
     shop.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_ENCODING_AES_KEY="")
     client = shop.test_client()
     try:
         first = fields(post(client, text_xml("分类", openid=OPENID)).get_data(as_text=True))
         used = []
-        real_pool = wechat._pool
-        monkeypatch.setattr(wechat, "_pool", lambda app: used.append(1) or real_pool(app))
+        real_pool = turns._pool
+        monkeypatch.setattr(turns, "_pool", lambda app: used.append(1) or real_pool(app))
         again = fields(post(client, text_xml("分类", openid=OPENID)).get_data(as_text=True))
         assert again["Content"] == first["Content"] and used == []
-        wechat.script_line(shop).settle()  # its last script was not waited for
+        turns.script_line(shop).settle()  # its last script was not waited for
         assert get_redis().get(f"chat:lock:{OPENID}") is None
         # The state the quick turn saved is what the next message builds on.
         chosen = fields(post(client, text_xml("1", openid=OPENID)).get_data(as_text=True))
         assert "龙井" in chosen["Content"] and used == [1]
     finally:
-        wechat.shutdown_turns(shop)
+        turns.shutdown_turns(shop)
 
 
 def test_a_failed_intent_is_left_to_the_full_path(shop, monkeypatch):
     from bots.dialogue import events as ev
-    from webapp.chat.executor import Executor
+    from storefront.executor import Executor
 
     _say("分类")
     monkeypatch.setattr(Executor, "run", lambda self, intent: ev.Failed(type(intent), "internal"))

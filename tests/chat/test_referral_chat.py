@@ -1,7 +1,7 @@
 """The chat's referral side with a real database and Redis: QR binding, invite codes typed
 in the chat, applying, and the distributor's tools (code, QR, poster, team).
 
-Each test talks to ``webapp.chat.storefront.respond`` as the WeChat adapter does.
+Each test talks to ``storefront.storefront.respond`` as the WeChat adapter does.
 Most tests put stand-ins for ``referral.qrcodes``, ``referral.posters`` and
 ``referral.links`` in place (``install_fake_tools``) so the chat's side is tested
 on its own; the last ones use the real modules (the QR code's happy path, which
@@ -17,26 +17,32 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Distributor, Order, OrderReferral, ReferralBinding, Role
 from referral.settings import change_rules
+from shop import checkout
+from shop.domain.addresses import validate_address
 from storefront.features.context import china_month
-from tests.chat.referral_helpers import (
+from tests.support.factories import (
+    APPROVED,
+    make_category,
+    make_distributor,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.payments import pay_order
+from tests.support.referral_chat import (
     FakeReferralTools,
     audit_rows,
     binding_of,
     install_fake_tools,
     invite_code_of,
-    make_distributor,
     make_distributor_of,
     user_by_openid,
 )
-from tests.integration.test_payments_support import signed_pay_notify
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import Distributor, Order, OrderReferral, ReferralBinding, Role
-from webapp.models.base import utcnow
-from webapp.services import checkout, payments
-from webapp.services.actors import Actor
 
 OPENID = "o-chat-referral"
 
@@ -54,7 +60,7 @@ def send(text: str = "", openid: str = OPENID, kind: InboundKind = InboundKind.T
 def respond_to(text: str = "", openid: str = OPENID, kind: InboundKind = InboundKind.TEXT,
                scene: str | None = None) -> list[Any]:
     """The replies themselves."""
-    from webapp.chat.storefront import respond
+    from storefront.storefront import respond
 
     replies = respond(db.session, openid, Inbound(kind, text, scene))
     db.session.rollback()  # end the request's read snapshot, as the web request would
@@ -87,7 +93,7 @@ def tools(monkeypatch: pytest.MonkeyPatch) -> FakeReferralTools:
 
 
 def test_subscribing_through_a_qr_code_binds_and_welcomes_with_the_name(any_app: Flask):
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     answer = subscribe(wang.id)
     assert "欢迎关注" in answer and "「小王」推荐你" in answer and "1. 商品分类" in answer
     buyer = user_by_openid(OPENID)
@@ -101,7 +107,7 @@ def test_subscribing_through_a_qr_code_binds_and_welcomes_with_the_name(any_app:
 
 def test_the_same_scan_handled_twice_binds_once(any_app: Flask):
     """The webhook drops WeChat's retries; should one get through, the service keeps it once."""
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     first, second = subscribe(wang.id), subscribe(wang.id)
     assert "「小王」" in first and "「小王」" in second  # still that distributor's customer
     buyer = user_by_openid(OPENID)
@@ -112,7 +118,7 @@ def test_the_same_scan_handled_twice_binds_once(any_app: Flask):
 
 
 def test_a_follower_scanning_binds_with_the_scan_scene(any_app: Flask):
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     send(kind=InboundKind.SUBSCRIBE)
     assert binding_of(user_by_openid(OPENID).id) is None
     answer = scan(wang.id)
@@ -122,7 +128,7 @@ def test_a_follower_scanning_binds_with_the_scan_scene(any_app: Flask):
 
 
 def test_first_touch_keeps_the_first_distributor_and_does_not_claim_the_second(any_app: Flask):
-    wang, li = make_distributor("小王"), make_distributor("老李")
+    wang, li = make_distributor(nickname="小王"), make_distributor(nickname="老李")
     subscribe(wang.id)
     answer = scan(li.id)
     assert "欢迎回来" in answer and "老李" not in answer and "推荐" not in answer
@@ -134,7 +140,7 @@ def test_first_touch_keeps_the_first_distributor_and_does_not_claim_the_second(a
 
 def test_last_touch_moves_the_follower_and_names_the_new_distributor(any_app: Flask):
     set_rules(binding_mode="last_touch")
-    wang, li = make_distributor("小王"), make_distributor("老李")
+    wang, li = make_distributor(nickname="小王"), make_distributor(nickname="老李")
     subscribe(wang.id)
     assert "「老李」" in scan(li.id)
     binding = binding_of(user_by_openid(OPENID).id)
@@ -145,7 +151,7 @@ def test_last_touch_moves_the_follower_and_names_the_new_distributor(any_app: Fl
 def test_an_inactive_distributors_code_welcomes_plainly_and_records_the_refusal(
     any_app: Flask, status: str,
 ):
-    frozen = make_distributor("小冻", status)
+    frozen = make_distributor(status, nickname="小冻", with_role=status in APPROVED)
     answer = subscribe(frozen.id)
     assert "欢迎关注" in answer and "小冻" not in answer and "推荐" not in answer
     buyer = user_by_openid(OPENID)
@@ -184,7 +190,7 @@ def test_a_binding_that_breaks_is_still_a_welcome(any_app: Flask, monkeypatch):
         raise RuntimeError("database fell over")
 
     monkeypatch.setattr(binding, "bind_by_scene", broken)
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     answer = subscribe(wang.id)
     assert "欢迎关注" in answer and "稍后再试" not in answer
     assert "可以这样跟我说" in send("帮助")  # the conversation goes on
@@ -194,7 +200,7 @@ def test_a_binding_that_breaks_is_still_a_welcome(any_app: Flask, monkeypatch):
 
 
 def test_typing_an_invite_code_binds(any_app: Flask):
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     code = invite_code_of(wang.id)
     send(kind=InboundKind.SUBSCRIBE)
     answer = send(f"邀请码 {code.lower()}")
@@ -209,7 +215,7 @@ def test_typing_an_invite_code_binds(any_app: Flask):
 
 
 def test_an_invite_code_after_a_first_binding_keeps_the_first(any_app: Flask):
-    wang, li = make_distributor("小王"), make_distributor("老李")
+    wang, li = make_distributor(nickname="小王"), make_distributor(nickname="老李")
     subscribe(wang.id)
     answer = send(f"invite {invite_code_of(li.id)}")
     assert "You are already with 小王" in answer and "老李" not in answer
@@ -218,7 +224,7 @@ def test_an_invite_code_after_a_first_binding_keeps_the_first(any_app: Flask):
 
 
 def test_invite_code_refusals(any_app: Flask):
-    frozen = make_distributor("小冻", "frozen")
+    frozen = make_distributor("frozen", nickname="小冻", with_role=True)
     send(kind=InboundKind.SUBSCRIBE)
     me = user_by_openid(OPENID)
     own = make_distributor_of(me.id)
@@ -315,9 +321,7 @@ def _paid_order(app: Flask, buyer_id: int, sku_id: int, *, days_ago: int = 0) ->
     """A paid order of ``buyer_id`` through the pay notify (which snapshots the chain)."""
     address = validate_address("张三", "13800138000", "上海市", "浦东新区世纪大道100号")
     order = checkout.checkout(db.session, buyer_id, [(sku_id, 1)], address)
-    number, total = order.number, order.total_fen
-    outcome = payments.apply_pay_notify(db.session, signed_pay_notify(app, number, total))
-    assert outcome.applied
+    number = pay_order(app, order.number).number
     if days_ago:
         db.session.execute(update(Order).where(Order.number == number)
                            .values(paid_at=utcnow() - timedelta(days=days_ago)))
@@ -329,7 +333,7 @@ def test_my_team_counts_people_and_this_months_sales_by_level(any_app: Flask):
     send(kind=InboundKind.SUBSCRIBE)
     me = user_by_openid(OPENID)
     make_distributor_of(me.id)
-    direct = make_distributor("直属")
+    direct = make_distributor(nickname="直属")
     db.session.add(ReferralBinding(user_id=direct.id, upline_id=me.id, source="qr"))
     second = make_user()
     db.session.add(ReferralBinding(user_id=second.id, upline_id=direct.id, source="qr"))
@@ -354,8 +358,7 @@ def test_my_team_counts_people_and_this_months_sales_by_level(any_app: Flask):
 
 def test_earnings_show_the_ledger_balances_and_nothing_to_withdraw_yet(any_app: Flask):
     from referral.domain.codes import new_invite_code
-    from tests.commissions.support import paid_order
-    from tests.integration.test_payments_support import install_fake_gateway
+    from tests.support.payments import install_fake_gateway, paid_order
 
     install_fake_gateway(any_app)
     assert "申请分销" in send("我的收益")  # not a distributor yet

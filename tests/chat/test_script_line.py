@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from webapp.chat.lua import Lua, ScriptLine
+from storefront.lua import Lua, ScriptLine
 from webapp.redis_conn import get_redis
 
 INCR = Lua("return redis.call('INCRBY', KEYS[1], ARGV[1])", name="incr")
@@ -39,7 +39,7 @@ def test_settle_reads_what_is_owed(line):
 def test_a_failed_sent_script_is_logged_by_the_next_use(line, caplog):
     get_redis().set("line:d", "not a number")
     line.send(INCR, ["line:d"], [1])
-    with caplog.at_level(logging.ERROR, logger="webapp.chat.lua"):
+    with caplog.at_level(logging.ERROR, logger="storefront.lua"):
         assert line.call(INCR, ["line:e"], [1]) == 1
     assert "incr script sent without waiting failed" in caplog.text
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bots.dialogue.state import State
-from webapp.chat.state_store import LOCK_SECONDS, Busy, StateStore
+from storefront.state_store import LOCK_SECONDS, Busy, StateStore
 from webapp.redis_conn import get_redis
 
 OPENID = "o-store-1"

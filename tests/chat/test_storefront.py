@@ -1,6 +1,6 @@
 """The chat storefront end to end below HTTP: ``respond`` with a real database and Redis.
 
-Each test talks to ``webapp.chat.storefront.respond`` exactly as the WeChat
+Each test talks to ``storefront.storefront.respond`` exactly as the WeChat
 adapter does (an Inbound per message, inside an app context) and then checks
 the database: orders, stock, cart, addresses, refunds.
 """
@@ -11,17 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bots.dialogue.keys import MENU_CART, MENU_CATEGORIES
-from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
-from tests.chat.referral_helpers import make_distributor
-from tests.integration.test_payments_support import install_fake_gateway, signed_pay_notify
-from tests.support.factories import make_category, make_product, make_supplier, make_user
-from webapp.chat.state_store import StateStore
-from webapp.chat.storefront import respond, state_store
-from webapp.extensions import db
-from webapp.models import (
+from bots.messages import ArticleReply, Inbound, InboundKind
+from core.models import (
     Address,
     CartItem,
     Order,
@@ -31,8 +25,19 @@ from webapp.models import (
     Sku,
     User,
 )
+from storefront.state_store import StateStore
+from storefront.storefront import respond, state_store
+from tests.support.chat import count, say
+from tests.support.factories import (
+    make_category,
+    make_distributor,
+    make_product,
+    make_supplier,
+    make_user,
+)
+from tests.support.payments import install_fake_gateway, pay_order
+from webapp.extensions import db
 from webapp.redis_conn import get_redis
-from webapp.services import payments
 
 OPENID = "o-chat-buyer"
 
@@ -40,18 +45,7 @@ OPENID = "o-chat-buyer"
 def send(text: str, openid: str = OPENID, kind: InboundKind = InboundKind.TEXT,
          scene: str | None = None) -> str:
     """Send one message; the replies' text joined (article cards as title + description)."""
-    replies = respond(db.session, openid, Inbound(kind, text, scene))
-    db.session.rollback()  # end the request's read snapshot, as the web request would
-    return "\n".join(
-        r.text if isinstance(r, TextReply) else f"{r.title}\n{r.description}\n{r.image_url}"
-        for r in replies
-    )
-
-
-def count(model: Any, **where: Any) -> int:
-    value = db.session.scalar(select(func.count()).select_from(model).filter_by(**where))
-    db.session.rollback()
-    return int(value or 0)
+    return say(openid, text, kind, scene)
 
 
 def stock(sku_id: int) -> int:
@@ -79,7 +73,7 @@ def shop(any_app: Flask) -> dict[str, Any]:
     apples[0][0].description = "脆甜多汁"
     db.session.commit()
     longjing, _ = make_product(supplier, tea, title="龙井茶", price_fen=5000, stock=3)
-    distributor = make_distributor("小王")
+    distributor = make_distributor(nickname="小王")
     return {"apple": apples[0][1].id, "apple_product": apples[0][0].id, "tea": longjing.id,
             "distributor": distributor.id}
 
@@ -202,14 +196,6 @@ def test_orders_list_and_detail_and_cancel(shop):
     assert "只有待付款的订单可以取消" in again and "已取消" in again
 
 
-def _pay(app: Flask, number: str) -> None:
-    order = db.session.scalar(select(Order).where(Order.number == number))
-    outcome = payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, order.number, order.total_fen))
-    assert outcome.applied
-    db.session.rollback()
-
-
 def test_refund_request_with_a_reason(shop, any_app):
     fake = install_fake_gateway(any_app)
     buy_two_apples_with_a_new_address(shop)
@@ -217,7 +203,7 @@ def test_refund_request_with_a_reason(shop, any_app):
     assert "找不到这个订单" in send("退款 1 不想要了")  # no order list shown yet
     send("订单")
     assert "还没有付款" in send("退款 1 不想要了")
-    _pay(any_app, number)
+    pay_order(any_app, number)
     listing = send("退款")
     assert "已付款" in listing and "退款 序号 原因" in listing
     assert "退款原因" in send("退款 1")
@@ -238,7 +224,7 @@ def test_refund_refused_once_shipped(shop, any_app):
     buy_two_apples_with_a_new_address(shop)
     order = db.session.scalar(select(Order))
     number, order_id = order.number, order.id
-    _pay(any_app, number)
+    pay_order(any_app, number)
     supplier_id = db.session.scalar(select(Order)).lines[0].supplier_id
     db.session.add(Shipment(order_id=order_id, supplier_id=supplier_id, carrier="SF",
                             tracking_number="SF1"))

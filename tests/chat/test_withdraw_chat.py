@@ -6,13 +6,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from commissions.plan_store import save_plan
-from tests.chat.test_referral_chat import send, user_by_openid
-from tests.commissions.support import assert_ledger_clean, complete, paid_order, settle_after
-from tests.integration.test_payments_support import install_fake_gateway
+from core.actors import Actor
+from core.models import Distributor, ReferralBinding, Role, Withdrawal
+from tests.support.chat import say
 from tests.support.factories import make_user
+from tests.support.money import assert_ledger_clean, complete, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
+from tests.support.referral_chat import user_by_openid
 from webapp.extensions import db
-from webapp.models import Distributor, ReferralBinding, Role, Withdrawal
-from webapp.services.actors import Actor
 
 OPENID = "o-chat-withdraw"
 
@@ -21,7 +22,7 @@ def test_withdraw_in_the_chat(any_app: Flask):
     from referral.domain.codes import new_invite_code
 
     install_fake_gateway(any_app)
-    assert "申请分销" in send("提现", openid=OPENID)  # not a distributor yet
+    assert "申请分销" in say(OPENID, "提现")  # not a distributor yet
     me = user_by_openid(OPENID)
     operator = make_user(Role.OPERATOR)
     save_plan(db.session, Actor.of(operator),
@@ -30,39 +31,39 @@ def test_withdraw_in_the_chat(any_app: Flask):
     buyer = make_user()
     db.session.add(ReferralBinding(user_id=buyer.id, upline_id=me.id, source="qr"))
     db.session.commit()
-    assert "现在没有可提现的佣金" in send("提现", openid=OPENID)
+    assert "现在没有可提现的佣金" in say(OPENID, "提现")
     order = paid_order(any_app, buyer, (100_000, 1))  # margin 50 000: 10 % is ¥50.00
     complete(order)
     assert settle_after(8) == 1
 
-    shown = send("提现", openid=OPENID)
+    shown = say(OPENID, "提现")
     assert "可提现 ¥50.00" in shown and "提现 50" in shown
-    assert "可提现余额不够：现在可提现 ¥50.00" in send("提现 60", openid=OPENID)
-    assert "单次提现最低 ¥1.00" in send("提现 0.5", openid=OPENID)
-    assert "金额看不懂" in send("提现 abc", openid=OPENID)
+    assert "可提现余额不够：现在可提现 ¥50.00" in say(OPENID, "提现 60")
+    assert "单次提现最低 ¥1.00" in say(OPENID, "提现 0.5")
+    assert "金额看不懂" in say(OPENID, "提现 abc")
     assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 0
 
-    done = send("提现 12.5", openid=OPENID)
+    done = say(OPENID, "提现 12.5")
     assert "提现申请已提交：¥12.50" in done and "剩余可提现 ¥37.50" in done
     made = db.session.scalars(select(Withdrawal)).one()
     assert (made.amount_fen, made.channel, made.openid) == (1250, "wechat", OPENID)
     assert made.number in done
-    assert "Still available: ¥0.00" in send("withdraw 37.50", openid=OPENID)
-    assert "提现中 ¥50.00" in send("收益", openid=OPENID)
+    assert "Still available: ¥0.00" in say(OPENID, "withdraw 37.50")
+    assert "提现中 ¥50.00" in say(OPENID, "收益")
     db.session.rollback()
     assert_ledger_clean(order)
 
     db.session.get(Distributor, me.id).status = "frozen"
     db.session.commit()
-    assert "冻结" in send("提现 1", openid=OPENID)
+    assert "冻结" in say(OPENID, "提现 1")
 
 
 def test_a_debt_is_said_plainly(any_app: Flask):
     from referral.domain.codes import new_invite_code
-    from tests.commissions.support import refund
+    from tests.support.money import refund
 
     install_fake_gateway(any_app)
-    send("菜单", openid=OPENID)
+    say(OPENID, "菜单")
     me = user_by_openid(OPENID)
     operator = make_user(Role.OPERATOR)
     save_plan(db.session, Actor.of(operator),
@@ -74,10 +75,10 @@ def test_a_debt_is_said_plainly(any_app: Flask):
     order = paid_order(any_app, buyer, (100_000, 1))
     complete(order)
     settle_after(8)
-    assert "提现申请已提交：¥30.00" in send("提现 30", openid=OPENID)
+    assert "提现申请已提交：¥30.00" in say(OPENID, "提现 30")
     refund(any_app, Actor.of(operator), order)  # clawback ¥50.00 of an available ¥20.00
-    assert "欠款 ¥30.00" in send("提现", openid=OPENID)
-    assert "欠款 ¥30.00" in send("提现 1", openid=OPENID)
+    assert "欠款 ¥30.00" in say(OPENID, "提现")
+    assert "欠款 ¥30.00" in say(OPENID, "提现 1")
     assert db.session.scalar(select(func.count()).select_from(Withdrawal)) == 1
     db.session.rollback()
     assert_ledger_clean(order)

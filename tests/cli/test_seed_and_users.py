@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from webapp.extensions import db
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     Address,
     Category,
     Order,
@@ -22,8 +22,8 @@ from webapp.models import (
     User,
     UserRole,
 )
-from webapp.models.base import utcnow
-from webapp.services.auth import user_for_token
+from shop.auth import user_for_token
+from webapp.extensions import db
 
 TOKEN = re.compile(r"\b(cs_[A-Za-z0-9_-]{20,})")
 
@@ -146,9 +146,9 @@ def test_users_list_shows_everyone_with_roles(app, runner):
 # RQ's worker forks one process per job while its pub/sub thread runs.
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_worker_burst_runs_queued_jobs(app, runner, keep_signal_handlers):
+    from shop import checkout
+    from shop.domain.addresses import validate_address
     from tests.support.factories import make_product, make_user
-    from webapp.domain.addresses import validate_address
-    from webapp.services import checkout
     from workers import jobs
     from workers.queues import get_queue
 

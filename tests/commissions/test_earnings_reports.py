@@ -6,8 +6,7 @@ hand in the comments. The API tests reuse the story.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -18,7 +17,6 @@ from commissions.earnings import (
     statement,
     summary_from_balances,
 )
-from commissions.ledger import Leg
 from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.reports import (
@@ -34,108 +32,14 @@ from commissions.reports import (
     to_csv,
     top_distributors,
 )
-from tests.commissions.support import (
-    assert_ledger_clean,
-    complete,
-    paid_order,
-    refund,
-    settle_after,
-)
-from tests.integration.test_payments_support import (
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-)
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
+from core.actors import Actor
+from core.clock import utcnow
+from core.models import Role, Supplier
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.money import complete, refund, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
+from tests.support.stories import STORY_PLAN, Story, money_story
 from webapp.extensions import db
-from webapp.models import Order, Role, Supplier, User
-from webapp.models.base import utcnow
-from webapp.services import payments
-from webapp.services.actors import Actor
-
-PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
-
-
-@dataclass
-class Story:
-    """Who and what ``money_story`` made (ids, so they survive sessions)."""
-
-    operator: User
-    top: User
-    alice: User
-    bob: User
-    buyer: User
-    orders: list[Order]  # O1, O2, O3
-    suppliers: list[int]  # the supplier of each order's single line
-    start: datetime  # before O1 was paid
-    middle: datetime  # after O1 settled, before O3 was paid
-
-
-def simulate_payout(owner: int, requested: int, paid_out: int) -> None:
-    """Stand-in for issue 6: a withdrawal request, of which ``paid_out`` is paid out.
-
-    The postings move money as ARCHITECTURE.md says withdrawals will:
-    available -> withdrawing at request, withdrawing -> payout clearing when paid.
-    """
-    tag = f"{owner}:{requested}:{paid_out}"
-    ledger.post(db.session, "withdrawal.requested", "test", owner, [
-        Leg(ledger.DISTRIBUTOR_AVAILABLE, owner, -requested),
-        Leg(ledger.DISTRIBUTOR_WITHDRAWING, owner, requested),
-    ], key=f"test.withdrawal:{tag}")
-    if paid_out:
-        ledger.post(db.session, "payout.paid", "test", owner, [
-            Leg(ledger.DISTRIBUTOR_WITHDRAWING, owner, -paid_out),
-            Leg(ledger.PAYOUT_CLEARING, ledger.PLATFORM_OWNER, paid_out),
-        ], key=f"test.payout:{tag}")
-    db.session.commit()
-
-
-def money_story(app) -> Story:
-    """Three paid orders, a partial refund, settlement, payouts, a refund after settlement.
-
-    Plan: 10 % / 5 % of the margin; supply cost is half the price. Tree: top <- alice,
-    top <- bob; the buyer is alice's customer, buyer2 bob's.
-
-    1. O1 (buyer) 10 000: supplier 5 000, alice 500 (L1), top 250 (L2), platform 4 250.
-    2. O2 (buyer2) 6 000 x 2 = 12 000: supplier 6 000, bob 600, top 300, platform 5 100.
-    3. 2 000 of O1 back while pending (20 %): alice -100, top -50, supplier -1 000.
-    4. O1 completed and settled: alice available 400, top available 200.
-       -- ``middle`` --
-    5. O3 (buyer) 3 000: supplier 1 500, alice 150, top 75, platform 1 275.
-    6. alice withdraws 300 (paid out) and asks for 100 more (in flight): available 0.
-    7. The other 8 000 of O1 back after settlement: clawbacks alice -400, top -200;
-       alice's available goes to -400, a debt.
-    """
-    install_fake_gateway(app)
-    ops = make_user(Role.OPERATOR)
-    save_plan(db.session, Actor.of(ops), PLAN, "launch")
-    top = make_distributor()
-    alice = make_distributor(upline=top)
-    bob = make_distributor(upline=top)
-    buyer, buyer2 = make_user(), make_user()
-    link(buyer, alice)
-    link(buyer2, bob)
-    operator = Actor.of(ops)
-
-    start = utcnow()
-    first = paid_order(app, buyer, (10_000, 1))
-    second = paid_order(app, buyer2, (6_000, 2))
-    refund(app, operator, first, [(first.lines[0].id, 0, 2000)])
-    complete(first)
-    assert settle_after(8) == 2
-    assert_ledger_clean(first, second)
-    middle = utcnow()
-    third = paid_order(app, buyer, (3_000, 1))
-    assert_ledger_clean(first, second, third)
-    simulate_payout(alice.id, 300, 300)
-    simulate_payout(alice.id, 100, 0)
-    refund(app, operator, first)
-    db.session.expire_all()
-    orders = [db.session.get(Order, o.id) for o in (first, second, third)]
-    return Story(operator=ops, top=top, alice=alice, bob=bob, buyer=buyer, orders=orders,
-                 suppliers=[o.lines[0].supplier_id for o in orders], start=start,
-                 middle=middle)
 
 
 @pytest.fixture
@@ -232,29 +136,16 @@ def test_pnl_platform_revenue_equals_the_ledger_over_all_time(story):
 def test_pnl_counts_shipping_and_its_refund_as_platform_money(any_app):
     install_fake_gateway(any_app)
     ops = Actor.of(make_user(Role.OPERATOR))
-    save_plan(db.session, ops, PLAN)
+    save_plan(db.session, ops, STORY_PLAN)
     top = make_distributor()
     buyer = make_user()
     link(buyer, top)
-    order = paid_order_with_shipping(any_app, buyer, 500)
+    order = paid_order(any_app, buyer, (4_000, 1), shipping_fen=500)
     refund(any_app, ops, order)  # everything back, shipping included
     pnl = platform_pnl(db.session, Period())
     # 4 000 + 500 shipping paid and refunded: nothing is left anywhere.
     assert (pnl.gross_paid_fen, pnl.refunds_fen, pnl.platform_revenue_fen) == (4_500, 4_500, 0)
     assert pnl.platform_revenue_fen == ledger.balance(db.session, ledger.PLATFORM)
-
-
-def paid_order_with_shipping(app, buyer: User, shipping_fen: int) -> Order:
-    """A 4 000 order that also charges ``shipping_fen`` for delivery, paid."""
-    order = place_order((4_000, 1), buyer=buyer)
-    row = db.session.get(Order, order.id)
-    row.shipping_fen = shipping_fen
-    row.total_fen += shipping_fen
-    db.session.commit()
-    assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, row.number, row.total_fen)).applied
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
 
 
 def test_commissions_by_level_by_hand(story):
@@ -276,7 +167,7 @@ def test_commissions_by_level_by_hand(story):
 def test_settled_commission_shows_as_settled(any_app):
     install_fake_gateway(any_app)
     ops = make_user(Role.OPERATOR)
-    save_plan(db.session, Actor.of(ops), PLAN)
+    save_plan(db.session, Actor.of(ops), STORY_PLAN)
     alice = make_distributor()
     buyer = make_user()
     link(buyer, alice)

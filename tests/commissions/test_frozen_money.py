@@ -17,24 +17,10 @@ from sqlalchemy import select, update
 from commissions.checks import stranded_orders
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import open_settlements
-from tests.cli.test_seed_and_users import ChatshopRunner
-from tests.commissions.support import (
-    assert_ledger_clean,
-    balances,
-    refund,
-    settle_after,
-)
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-)
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_supplier, make_user
-from webapp.errors import Conflict
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict
+from core.models import (
     CommissionLine,
     CommissionPlanVersion,
     LineSplit,
@@ -44,9 +30,13 @@ from webapp.models import (
     SupplierSettlementItem,
     User,
 )
-from webapp.models.base import utcnow
-from webapp.services import orders, payments
-from webapp.services.actors import Actor
+from shop import orders, payments
+from tests.support.cli import ChatshopRunner
+from tests.support.db import fresh
+from tests.support.factories import link, make_distributor, make_supplier, make_user, place_order
+from tests.support.money import assert_ledger_clean, balances, refund, settle_after
+from tests.support.payments import install_fake_gateway, signed_pay_notify
+from webapp.extensions import db
 
 PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
 HUGE_WINDOW = 2**31 - 1  # fits an INTEGER column, far past what a date can hold
@@ -280,7 +270,7 @@ def test_one_order_that_fails_to_complete_does_not_stop_the_batch(
         start(session, order_id, completed_at)
 
     monkeypatch.setattr(orders, "start_return_window", failing_for_one)
-    with caplog.at_level(logging.ERROR, logger="webapp.services.orders"):
+    with caplog.at_level(logging.ERROR, logger="shop.orders"):
         result = ChatshopRunner(shop).invoke(args=["orders", "autocomplete"])
     assert result.exit_code == 0, result.output
     assert "completed 2 order(s)" in result.output

@@ -10,13 +10,9 @@ from commissions.checks import check_ledger
 from commissions.ledger import LedgerError, Leg
 from commissions.plan_store import active_plan, save_plan
 from commissions.replay import replay_order
-from tests.commissions.support import assert_ledger_clean, complete, paid_order, settle_after
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
-from webapp.errors import Forbidden, InvalidInput
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import Forbidden, InvalidInput
+from core.models import (
     CommissionLine,
     CommissionPlanVersion,
     LedgerAccount,
@@ -26,7 +22,10 @@ from webapp.models import (
     Role,
     User,
 )
-from webapp.services.actors import Actor
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.money import assert_ledger_clean, complete, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
+from webapp.extensions import db
 
 
 @pytest.fixture
@@ -57,8 +56,9 @@ def test_unbalanced_or_fractional_postings_are_refused(shop):
 
 def _statements_to_pay(app, lines, levels) -> int:
     buyer = _chain(levels)
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
-    from webapp.services import payments
+    from shop import payments
+    from tests.support.factories import place_order
+    from tests.support.payments import signed_pay_notify
 
     order = place_order(*lines, buyer=buyer)
     body = signed_pay_notify(app, order.number, order.total_fen)
@@ -77,7 +77,7 @@ def _statements_to_pay(app, lines, levels) -> int:
 
 
 def test_recording_a_paid_order_costs_the_same_statements_whatever_its_size(shop):
-    from webapp.models import ReferralSettings
+    from core.models import ReferralSettings
 
     db.session.add(ReferralSettings(id=1, levels=3, three_levels_acknowledged=True))
     db.session.commit()
@@ -153,9 +153,10 @@ def test_settlement_is_set_based_and_respects_the_window(shop):
 
 
 def test_late_payment_is_held_and_returned(shop):
-    from tests.integration.test_payments_support import place_order, signed_pay_notify
-    from webapp.services import payments
-    from webapp.services.orders import cancel_order
+    from shop import payments
+    from shop.orders import cancel_order
+    from tests.support.factories import place_order
+    from tests.support.payments import signed_pay_notify
 
     buyer = _chain(1)
     order = place_order((2000, 1), buyer=buyer)
@@ -191,7 +192,7 @@ def test_plans_are_versioned_and_validated(shop):
 def test_cli_check_replay_and_settle(shop):
     buyer = _chain(2)
     order = paid_order(shop, buyer, (10_000, 1))
-    from tests.cli.test_seed_and_users import ChatshopRunner
+    from tests.support.cli import ChatshopRunner
 
     runner = ChatshopRunner(shop)
     result = runner.invoke(args=["ledger", "check"])

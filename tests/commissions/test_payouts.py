@@ -9,18 +9,18 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
+from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway, pay_gateway
 from commissions import payouts
 from commissions import withdrawals as wd
 from commissions.earnings import EarningsSummary
 from commissions.payouts import pay_withdrawal, reconcile_withdrawals
-from tests.commissions.support import assert_ledger_clean
-from tests.commissions.test_withdrawals import Funded, fund, summary
+from core.models import Withdrawal
+from sandbox.pay import sandbox_transfers, script_transfers
 from tests.support.live_server import LiveSandbox
+from tests.support.money import assert_ledger_clean
+from tests.support.stories import Funded, fund, summary
 from webapp.extensions import db
-from webapp.models import Withdrawal
-from webapp.payments.gateway import EXTENSION_KEY, GatewayError, PayGateway, pay_gateway
 from webapp.redis_conn import get_redis
-from webapp.sandbox.pay import sandbox_transfers, script_transfers
 from workers import jobs
 
 
@@ -160,7 +160,7 @@ class _Answers(PayGateway):
     ("SYSTEMERROR", "unknown"), ("FREQ_LIMIT", "unknown"), ("", "unknown"),
 ])
 def test_only_known_refusals_count_as_failed(app, code, outcome):
-    from webapp.payments.gateway import TRANSFER_REFUSALS
+    from adapters.wechat.pay_v2 import TRANSFER_REFUSALS
 
     funded = fund(app)
     made = approved(funded, 1_000)

@@ -11,21 +11,13 @@ from sqlalchemy import select
 
 from commissions import ledger
 from commissions.plan_store import save_plan
+from core.actors import Actor
+from core.models import CommissionLine, DistributorTier, LineSplit, Role
 from referral.distributors import set_tier
-from tests.commissions.support import (
-    assert_ledger_clean,
-    balances,
-    complete,
-    paid_order,
-    refund,
-    settle_after,
-)
-from tests.integration.test_payments_support import install_fake_gateway
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.money import assert_ledger_clean, balances, complete, refund, settle_after
+from tests.support.payments import install_fake_gateway, paid_order
 from webapp.extensions import db
-from webapp.models import CommissionLine, DistributorTier, LineSplit, Role
-from webapp.services.actors import Actor
 
 PLAN_V1 = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
 PLAN_V2 = {**PLAN_V1, "tier_rates_bp": {"gold": [2000, 800]}}

@@ -24,18 +24,10 @@ from commissions.supplier_settlement import (
     open_settlements,
     statement_csv,
 )
-from tests.commissions.support import assert_ledger_clean, complete, refund
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    refund_notify,
-    signed_pay_notify,
-)
-from tests.support.factories import make_supplier, make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     LineSplit,
     Order,
@@ -45,23 +37,18 @@ from webapp.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
-from webapp.models.base import utcnow
-from webapp.services import payments, refunds
-from webapp.services.actors import Actor
+from shop import refunds
+from tests.support.db import fresh
+from tests.support.factories import make_supplier, make_user
+from tests.support.money import assert_ledger_clean, complete, refund
+from tests.support.payments import install_fake_gateway, paid_order, refund_notify
+from webapp.extensions import db
 
 
 @pytest.fixture
 def shop(any_app):
     install_fake_gateway(any_app)
     return any_app
-
-
-def paid(app, supplier: Supplier, *lines: tuple[int, int]) -> Order:
-    """A paid order of (price, quantity) lines of ``supplier`` (supply cost = half the price)."""
-    order = place_order(*lines, suppliers=[supplier] * len(lines))
-    body = signed_pay_notify(app, order.number, order.total_fen)
-    assert payments.apply_pay_notify(db.session, body).applied
-    return fresh(Order, order.id)
 
 
 def after(days: int):
@@ -98,10 +85,11 @@ def test_batches_hold_matured_supply_cost_per_supplier_once(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme, bolt = make_supplier(), make_supplier()
     # Acme: 10 000 ×1 (supply 5 000) and 3 000 ×2 (supply 1 500 × 2 = 3 000) -> 8 000.
-    a1 = paid(shop, acme, (10_000, 1), (3_000, 2))
+    a1 = paid_order(shop, None, (10_000, 1), (3_000, 2), suppliers=[acme, acme])
     # Bolt: 2 001 ×3 (supply 1 000 × 3) -> 3 000.
-    b1 = paid(shop, bolt, (2_001, 3))
-    waiting = paid(shop, acme, (500, 1))  # paid, never completed: not in any batch
+    b1 = paid_order(shop, None, (2_001, 3), suppliers=[bolt])
+    # Paid, never completed: not in any batch.
+    waiting = paid_order(shop, None, (500, 1), suppliers=[acme])
     complete(a1)
     complete(b1)
     assert_ledger_clean(a1, b1, waiting)
@@ -125,7 +113,7 @@ def test_batches_hold_matured_supply_cost_per_supplier_once(shop):
 
     # A plan with a 3-day window: lines paid under it mature sooner than older ones.
     save_plan(db.session, ops, {"rates_bp": [1000, 500], "return_window_days": 3})
-    quick = paid(shop, acme, (800, 1))
+    quick = paid_order(shop, None, (800, 1), suppliers=[acme])
     complete(quick)
     complete(waiting)
     (early,) = open_settlements(db.session, ops, now=after(4))
@@ -139,7 +127,8 @@ def test_batches_hold_matured_supply_cost_per_supplier_once(shop):
 def test_refund_after_a_batch_is_netted_into_the_next_one(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme = make_supplier()
-    first = paid(shop, acme, (10_000, 1))  # supplier 5 000, platform 5 000 (no distributors)
+    # Supplier 5 000, platform 5 000 (no distributors).
+    first = paid_order(shop, None, (10_000, 1), suppliers=[acme])
     complete(first)
     (one,) = open_settlements(db.session, ops, now=after(8))
     assert one.amount_fen == 5000
@@ -156,7 +145,7 @@ def test_refund_after_a_batch_is_netted_into_the_next_one(shop):
     assert open_settlements(db.session, ops, now=after(8)) == []  # -1 000 alone: waits
     assert_ledger_clean(first)
 
-    second = paid(shop, acme, (4_000, 1))  # supply 2 000
+    second = paid_order(shop, None, (4_000, 1), suppliers=[acme])  # supply 2 000
     complete(second)
     (two,) = open_settlements(db.session, ops, now=after(8))
     assert two.amount_fen == 2000 - 1000
@@ -190,7 +179,7 @@ def test_refund_after_a_batch_is_netted_into_the_next_one(shop):
 def test_an_order_being_refunded_waits_for_the_outcome(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme = make_supplier()
-    order = paid(shop, acme, (6_000, 1))  # supply 3 000
+    order = paid_order(shop, None, (6_000, 1), suppliers=[acme])  # supply 3 000
     complete(order)
     pending = refunds.request_refund(db.session, ops, order.id,
                                      [(order.lines[0].id, 0, 600)], reason="dent")
@@ -208,7 +197,7 @@ def test_an_order_being_refunded_waits_for_the_outcome(shop):
 def test_paying_is_refused_clearly_and_changes_nothing(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme = make_supplier()
-    order = paid(shop, acme, (1_000, 1))
+    order = paid_order(shop, None, (1_000, 1), suppliers=[acme])
     complete(order)
     staff = Actor.of(make_user(Role.SUPPLIER, supplier=acme))
     with pytest.raises(Forbidden):
@@ -238,7 +227,7 @@ def test_paying_is_refused_clearly_and_changes_nothing(shop):
 def test_statements_are_for_operators_and_the_batch_supplier_only(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme, bolt = make_supplier(), make_supplier()
-    order = paid(shop, acme, (1_234, 3))  # supply 617 × 3 = 1 851
+    order = paid_order(shop, None, (1_234, 3), suppliers=[acme])  # supply 617 × 3 = 1 851
     complete(order)
     (batch,) = open_settlements(db.session, ops, now=after(8))
     own = Actor.of(make_user(Role.SUPPLIER, supplier=acme))
@@ -261,7 +250,7 @@ def test_statements_are_for_operators_and_the_batch_supplier_only(shop):
 def test_a_formula_in_a_product_title_is_neutralised(shop):
     ops = Actor.of(make_user(Role.OPERATOR))
     acme = make_supplier()
-    order = paid(shop, acme, (1_000, 1))
+    order = paid_order(shop, None, (1_000, 1), suppliers=[acme])
     line = db.session.get(Order, order.id).lines[0]
     line.title = "=HYPERLINK(\"http://evil\")"
     db.session.commit()
@@ -276,7 +265,8 @@ def test_two_operators_opening_at_once_put_each_line_in_one_batch(backend, reque
     app = request.getfixturevalue(backend)
     ops = Actor.of(make_user(Role.OPERATOR))
     suppliers = [make_supplier() for _ in range(4)]
-    orders = [paid(app, s, (1_000 + 2 * k, 1), (3_000, 2)) for s in suppliers for k in range(3)]
+    orders = [paid_order(app, None, (1_000 + 2 * k, 1), (3_000, 2), suppliers=[s, s])
+              for s in suppliers for k in range(3)]
     for order in orders:
         complete(order)
     expected = {line.id: line.supply_cost_fen for order in orders for line in order.lines}
@@ -309,7 +299,7 @@ def test_two_operators_opening_at_once_put_each_line_in_one_batch(backend, reque
 
 def test_two_operators_paying_at_once_pay_once(pg_app):
     ops = Actor.of(make_user(Role.OPERATOR))
-    order = paid(pg_app, make_supplier(), (2_000, 1))
+    order = paid_order(pg_app, None, (2_000, 1), suppliers=[make_supplier()])
     complete(order)
     (batch,) = open_settlements(db.session, ops, now=after(8))
     start = threading.Barrier(3, timeout=30)

@@ -11,7 +11,6 @@ import csv
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
@@ -19,67 +18,23 @@ from sqlalchemy import func, select
 from commissions import ledger
 from commissions import withdrawals as wd
 from commissions.checks import check_ledger
-from commissions.earnings import EarningsSummary, earnings_summary
+from commissions.earnings import EarningsSummary
 from commissions.ledger import Leg
-from commissions.plan_store import save_plan
-from tests.commissions.support import (
-    assert_ledger_clean,
-    complete,
-    paid_order,
-    refund,
-    settle_after,
-)
-from tests.integration.test_payments_support import install_fake_gateway, snapshot
-from tests.referral.conftest import link, make_distributor
-from tests.support.factories import make_user
-from webapp.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.actors import Actor
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from core.models import AuditEntry, Distributor, User, Withdrawal
+from tests.support.db import db_snapshot
+from tests.support.factories import make_distributor
+from tests.support.money import assert_ledger_clean, refund
+from tests.support.payments import install_fake_gateway
+from tests.support.stories import Funded, fund, summary
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, Order, Role, User, Withdrawal
-from webapp.services.actors import Actor
-
-PLAN = {"rates_bp": [1000], "levels": 1, "base": "margin", "return_window_days": 7}
-
-
-@dataclass
-class Funded:
-    """A distributor with 5 000 fen available (from one settled order), and an operator."""
-
-    alice: User
-    operator: Actor
-    order: Order
-    buyer: User
-
-    @property
-    def me(self) -> Actor:
-        """Alice as the caller."""
-        return Actor.of(self.alice)
-
-
-def fund(app) -> Funded:
-    """One 100 000 fen order: margin 50 000, alice 10 % = 5 000, completed and settled."""
-    ops = make_user(Role.OPERATOR)
-    operator = Actor.of(ops)
-    save_plan(db.session, operator, PLAN, "withdrawal tests")
-    alice = make_distributor()
-    buyer = make_user()
-    link(buyer, alice)
-    order = paid_order(app, buyer, (100_000, 1))
-    complete(order)
-    assert settle_after(8) == 1
-    return Funded(alice=alice, operator=operator, order=order, buyer=buyer)
 
 
 @pytest.fixture
 def funded(any_app) -> Funded:
     install_fake_gateway(any_app)
     return fund(any_app)
-
-
-def summary(user: User) -> EarningsSummary:
-    db.session.expire_all()
-    found = earnings_summary(db.session, user.id)
-    db.session.rollback()
-    return found
 
 
 def actions(withdrawal_id: int) -> list[str]:
@@ -105,18 +60,18 @@ def test_request_reserves_the_money(funded):
     (10**15, InvalidInput),
 ])
 def test_bad_amounts_change_nothing(funded, amount, error):
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(error):
         wd.request_withdrawal(db.session, funded.me, amount)
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_the_whole_balance_can_be_withdrawn_and_then_nothing(funded):
     wd.request_withdrawal(db.session, funded.me, 5_000)
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(Conflict):
         wd.request_withdrawal(db.session, funded.me, 100)
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert_ledger_clean(funded.order)
 
 
@@ -130,10 +85,10 @@ def test_minimum_is_a_setting(funded):
 def test_only_active_distributors_withdraw(funded, status):
     db.session.get(Distributor, funded.alice.id).status = status
     db.session.commit()
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(Forbidden):
         wd.request_withdrawal(db.session, funded.me, 1_000)
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_a_consumer_cannot_withdraw(funded):
@@ -145,12 +100,12 @@ def test_wechat_channel_needs_an_openid(funded):
     user = db.session.get(User, funded.alice.id)
     user.openid = None
     db.session.commit()
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(InvalidInput):
         wd.request_withdrawal(db.session, funded.me, 1_000, channel="wechat")
     with pytest.raises(InvalidInput):
         wd.request_withdrawal(db.session, funded.me, 1_000, channel="alipay")
-    assert snapshot() == before
+    assert db_snapshot() == before
     # Without an openid the default channel is the manual one.
     assert wd.request_withdrawal(db.session, funded.me, 1_000).channel == "manual"
 
@@ -163,10 +118,10 @@ def test_a_debt_blocks_withdrawal(any_app):
     refund(any_app, funded.operator, funded.order)
     assert summary(funded.alice) == EarningsSummary(0, 0, 3_000, 0, 3_000)
     assert_ledger_clean(funded.order)
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(Conflict, match="owe"):
         wd.request_withdrawal(db.session, funded.me, 100)
-    assert snapshot() == before
+    assert db_snapshot() == before
     # The request made before the refund is still the operator's to decide.
     wd.reject_withdrawal(db.session, funded.operator, made.id, "account under review")
     assert summary(funded.alice) == EarningsSummary(0, 0, 0, 0, 0)
@@ -182,23 +137,23 @@ def test_cancel_returns_the_money_once(funded):
     assert done.status == "cancelled" and done.finished_by == funded.alice.id
     assert summary(funded.alice) == EarningsSummary(0, 5_000, 0, 0, 0)
     assert_ledger_clean(funded.order)
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(Conflict):
         wd.cancel_withdrawal(db.session, funded.me, made.id)
     with pytest.raises(NotFound):
         wd.cancel_withdrawal(db.session, funded.me, 999_999)
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert actions(made.id) == ["withdrawal.requested", "withdrawal.cancelled"]
 
 
 def test_reject_needs_a_reason_and_returns_the_money(funded):
     made = wd.request_withdrawal(db.session, funded.me, 2_000)
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(InvalidInput):
         wd.reject_withdrawal(db.session, funded.operator, made.id, "  ")
     with pytest.raises(Forbidden):
         wd.reject_withdrawal(db.session, funded.me, made.id, "mine")
-    assert snapshot() == before
+    assert db_snapshot() == before
     done = wd.reject_withdrawal(db.session, funded.operator, made.id, "identity unclear")
     assert (done.status, done.failure_reason) == ("rejected", "identity unclear")
     assert done.decided_by == funded.operator.user_id
@@ -216,13 +171,13 @@ def test_approve_then_the_distributor_can_no_longer_cancel(funded):
     assert done.status == "approved" and done.decided_at is not None
     assert summary(funded.alice) == EarningsSummary(0, 3_000, 2_000, 0, 0)
     assert_ledger_clean(funded.order)
-    before = snapshot()
+    before = db_snapshot()
     for attempt in (lambda: wd.cancel_withdrawal(db.session, funded.me, made.id),
                     lambda: wd.approve_withdrawal(db.session, funded.operator, made.id),
                     lambda: wd.reject_withdrawal(db.session, funded.operator, made.id, "late")):
         with pytest.raises(Conflict):
             attempt()
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_manual_payout_paid_and_failed(funded):
@@ -237,7 +192,7 @@ def test_manual_payout_paid_and_failed(funded):
                                                           (failed.number, "10.00")]
     assert_ledger_clean(funded.order)
 
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(InvalidInput):
         wd.mark_paid(db.session, funded.operator, paid.id, "")
     with pytest.raises(Conflict, match="manual"):
@@ -246,7 +201,7 @@ def test_manual_payout_paid_and_failed(funded):
         wd.mark_failed(db.session, funded.operator, by_wechat.id, "no")
     with pytest.raises(Forbidden):
         wd.mark_paid(db.session, funded.me, paid.id, "BANK-1")
-    assert snapshot() == before
+    assert db_snapshot() == before
 
     done = wd.mark_paid(db.session, funded.operator, paid.id, "BANK-20261127-1")
     assert (done.status, done.reference) == ("succeeded", "BANK-20261127-1")

@@ -2,34 +2,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from tests.support.live_server import reserve_port, serve
-from webapp.extensions import db
-from webapp.redis_conn import get_redis
-
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+from tests.support.apps import MakeApp, sandbox_settings, served_app
+from tests.support.live_server import reserve_port
+from tests.support.wechat_messages import AES_KEY
 
 
 @pytest.fixture(params=["plain", "aes"])
-def shop(request: pytest.FixtureRequest, make_test_app: Any) -> Iterator[Flask]:
+def shop(request: pytest.FixtureRequest, make_app: MakeApp) -> Iterator[Flask]:
     """The demo-like app in sandbox mode, served on a free port (mode in E2E_MODE)."""
     port = reserve_port()
-    app = make_test_app(
-        WECHAT_SANDBOX=True,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        WECHAT_ENCODING_AES_KEY=AES_KEY,
-        SANDBOX_NOTIFY_RETRY_DELAYS=(),
-    )
+    app = make_app(**sandbox_settings(port, WECHAT_ENCODING_AES_KEY=AES_KEY))
     app.config["E2E_MODE"] = request.param
-    with app.app_context():
-        db.create_all()
-        get_redis().flushdb()
-        with serve(app, port):
-            yield app
-        db.session.remove()
-        get_redis().flushdb()
-        db.engine.dispose()
+    with served_app(app, port):
+        yield app

@@ -14,21 +14,22 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from core.actors import Actor
+from core.models import Order, OrderReferral, OrderStatus, Role
 from referral.settings import change_rules
-from tests.chat.referral_helpers import (
-    audit_rows,
-    binding_of,
-    invite_code_of,
+from sandbox import chat as sandbox_chat
+from sandbox import create_consumer, pay_order, sent_messages
+from tests.support.e2e import open_pay_page, order_in_chat, reply_text, says
+from tests.support.factories import (
+    make_category,
     make_distributor,
-    user_by_openid,
+    make_product,
+    make_supplier,
+    make_user,
 )
-from tests.e2e.support import open_pay_page, order_in_chat, reply_text, run_jobs, says
-from tests.support.factories import make_category, make_product, make_supplier, make_user
+from tests.support.referral_chat import audit_rows, binding_of, invite_code_of, user_by_openid
+from tests.support.workers import run_jobs
 from webapp.extensions import db
-from webapp.models import Order, OrderReferral, OrderStatus, Role
-from webapp.sandbox import chat as sandbox_chat
-from webapp.sandbox import create_consumer, pay_order, sent_messages
-from webapp.services.actors import Actor
 
 
 def _follow(nickname: str, mode: str) -> str:
@@ -51,7 +52,7 @@ def test_a_qr_follower_is_bound_once_and_their_paid_order_is_attributed(shop: Fl
     mode = shop.config["E2E_MODE"]
     make_product(make_supplier(), make_category("茶叶"), title="西湖龙井", price_fen=12800,
                  stock=5)
-    wang = make_distributor("小王")
+    wang = make_distributor(nickname="小王")
     openid = create_consumer("小红").openid
 
     scanned = sandbox_chat.user_scans(openid, distributor=wang.id, mode=mode)  # subscribe
@@ -131,7 +132,7 @@ def test_a_distributor_made_in_the_chat_shares_and_an_invite_code_binds(shop: Fl
 
 def test_a_frozen_distributors_code_welcomes_without_binding(shop: Flask):
     mode = shop.config["E2E_MODE"]
-    frozen = make_distributor("小冻", "frozen")
+    frozen = make_distributor("frozen", nickname="小冻", with_role=True)
     openid = create_consumer("小青").openid
     welcome = reply_text(sandbox_chat.user_scans(openid, distributor=frozen.id, mode=mode))
     assert "欢迎关注" in welcome and "小冻" not in welcome and "推荐" not in welcome

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.h5.conftest import RealModeApp, callback_path, oauth_target
-from tests.integration.test_payments_support import place_order, signed_pay_notify
-from tests.support.factories import make_user
+from core.actors import Actor
+from core.models import Order
+from shop import orders
+from shop.payments import apply_pay_notify
+from tests.support.factories import make_user, place_order
+from tests.support.h5 import RealModeApp, callback_path, oauth_target
+from tests.support.payments import signed_pay_notify
 from webapp.extensions import db
-from webapp.models import Order
-from webapp.services import orders
-from webapp.services.actors import Actor
-from webapp.services.payments import apply_pay_notify
 
 BUYER = "o-h5-buyer"
 
@@ -222,7 +222,7 @@ def test_the_openid_lives_in_a_signed_cookie(real_mode: RealModeApp):
 def test_links_built_outside_a_request_match_the_routes(real_mode: RealModeApp):
     from flask import url_for
 
-    from webapp.wechat.links import order_list_url, order_page_url, pay_page_url
+    from adapters.wechat.links import order_list_url, order_page_url, pay_page_url
 
     base = real_mode.app.config["PUBLIC_BASE_URL"]
     with real_mode.app.test_request_context():

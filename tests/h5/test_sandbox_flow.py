@@ -8,13 +8,12 @@ import time
 import requests
 from sqlalchemy import select
 
-from tests.h5.conftest import oauth_target
-from tests.integration.test_payments_support import place_order
-from tests.support.factories import make_user
+from core.models import Order, OrderStatus
+from sandbox import oa
+from tests.support.factories import make_user, place_order
+from tests.support.h5 import signed_in_browser
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus
-from webapp.sandbox import oa
 
 
 def _idle() -> None:
@@ -36,27 +35,13 @@ def _wait_for_status(number: str, wanted: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def _signed_in_browser(live: LiveSandbox, path: str, openid: str) -> requests.Response:
-    """Open ``path`` in a fresh browser, pick ``openid`` on the sandbox authorize page."""
-    browser = requests.Session()
-    first = browser.get(live.url + path, allow_redirects=False, timeout=10)
-    assert first.status_code == 302
-    base, query = oauth_target(first.headers["Location"])
-    assert base == live.url + "/sandbox/wechat/connect/oauth2/authorize"
-    assert query["scope"] == "snsapi_base"
-    authorize = first.headers["Location"].split("#", 1)[0]
-    page = browser.post(authorize, data={"openid": openid}, timeout=10)
-    page.browser = browser  # type: ignore[attr-defined]
-    return page
-
-
 def test_a_buyer_signs_in_and_pays_in_the_sandbox(live_sandbox: LiveSandbox):
     openid = oa.create_consumer("小红").openid
     order = place_order((1990, 1), (505, 2), buyer=make_user(openid=openid))
     number = order.number
     _idle()
 
-    page = _signed_in_browser(live_sandbox, f"/h5/pay/{number}", openid)
+    page = signed_in_browser(live_sandbox, f"/h5/pay/{number}", openid)
     assert page.status_code == 200
     assert page.url == f"{live_sandbox.url}/h5/pay/{number}"
     assert "¥30.00" in page.text and "¥10.10" in page.text
@@ -88,6 +73,6 @@ def test_another_sandbox_user_cannot_open_the_order(live_sandbox: LiveSandbox):
     order = place_order((1000, 1), buyer=make_user(openid=owner))
     number = order.number
     _idle()
-    page = _signed_in_browser(live_sandbox, f"/h5/pay/{number}", intruder)
+    page = signed_in_browser(live_sandbox, f"/h5/pay/{number}", intruder)
     assert page.status_code == 404
     assert _status(number) == OrderStatus.PENDING_PAYMENT

@@ -8,14 +8,13 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core.models import AuditEntry, Distributor, ReferralBinding, Role, User
 from referral.domain.codes import new_invite_code
-from tests.h5.conftest import RealModeApp, callback_path, oauth_target
-from tests.h5.test_sandbox_flow import _signed_in_browser
+from sandbox import oa
 from tests.support.factories import make_user
+from tests.support.h5 import RealModeApp, callback_path, oauth_target, signed_in_browser
 from tests.support.live_server import LiveSandbox
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, ReferralBinding, Role, User
-from webapp.sandbox import oa
 
 VISITOR = "o-share-visitor"
 
@@ -152,7 +151,7 @@ def test_in_the_sandbox_the_page_leads_to_the_chat(live_sandbox: LiveSandbox):
     alice, code = _distributor("Alice")
     openid = oa.create_consumer("Visitor").openid
     db.session.rollback()
-    page = _signed_in_browser(live_sandbox, f"/r/{code}", openid)
+    page = signed_in_browser(live_sandbox, f"/r/{code}", openid)
     assert page.status_code == 200 and page.url == f"{live_sandbox.url}/r/{code}"
     assert "You joined Alice's shop" in html.unescape(page.text)
     assert f'href="{live_sandbox.url}/sandbox/chat"' in page.text

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.errors import OutOfStock
+from core.models import CartItem, ProductStatus, Sku
+from shop import cart
 from tests.support.factories import make_product, make_user
-from webapp.errors import OutOfStock
 from webapp.extensions import db
-from webapp.models import CartItem, ProductStatus, Sku
-from webapp.services import cart
 
 
 def _quantities(user_id: int) -> list[int]:

@@ -5,14 +5,15 @@ from datetime import timedelta
 
 import pytest
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound, OutOfStock
+from core.models import AuditEntry, Order, OrderStatus, OutboxMessage, Role, Sku
+from shop import cart, checkout, orders
+from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_supplier, make_user
-from webapp.domain.addresses import validate_address
-from webapp.errors import Conflict, InvalidInput, NotFound, OutOfStock
+from tests.support.payments import pay_order
 from webapp.extensions import db
-from webapp.models import AuditEntry, Order, OrderStatus, OutboxMessage, Role, Sku
-from webapp.models.base import utcnow
-from webapp.services import cart, checkout, orders
-from webapp.services.actors import Actor
 
 ADDRESS = validate_address("张三", "13800138000", "上海市 浦东新区", "世纪大道 100 号")
 
@@ -116,9 +117,7 @@ def test_multi_supplier_shipping_then_completion(any_app):
     order = checkout.checkout(db.session, buyer.id, [(a.id, 1), (b.id, 1)], ADDRESS)
     with pytest.raises(NotFound):  # suppliers do not even see unpaid orders
         orders.ship_order(db.session, Actor.of(staff1), order.id, "SF", "SF1")
-    paid = db.session.get(Order, order.id)
-    paid.status, paid.paid_at = OrderStatus.PAID, utcnow()
-    db.session.commit()
+    pay_order(any_app, order.id)
     order = orders.ship_order(db.session, Actor.of(staff1), order.id, "SF", "SF1")
     assert order.status == OrderStatus.PAID
     with pytest.raises(Conflict):

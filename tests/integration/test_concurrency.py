@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from core.errors import OutOfStock
+from core.models import Order, Sku
+from shop.checkout import checkout
+from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
-from webapp.domain.addresses import validate_address
-from webapp.errors import OutOfStock
 from webapp.extensions import db
-from webapp.models import Order, Sku
-from webapp.services.checkout import checkout
 
 ADDRESS = validate_address("王五", "13900139000", "广东省 深圳市", "南山区科技园 8 号")
 

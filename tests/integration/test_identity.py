@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.errors import InvalidInput
+from core.errors import InvalidInput
+from core.models import AuditEntry, User
+from shop.identity import ensure_wechat_user
 from webapp.extensions import db
-from webapp.models import AuditEntry, User
-from webapp.services.identity import ensure_wechat_user
 
 
 def test_first_contact_creates_a_consumer_once(any_app):

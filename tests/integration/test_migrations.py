@@ -27,26 +27,26 @@ def _check_upgrade_matches_models(app):
         db.engine.dispose()
 
 
-def test_upgrade_on_sqlite_then_no_pending_changes(make_test_app, tmp_path):
-    app = make_test_app("sqlite:///" + str(tmp_path / "mig.sqlite3"))
+def test_upgrade_on_sqlite_then_no_pending_changes(make_app, tmp_path):
+    app = make_app("sqlite:///" + str(tmp_path / "mig.sqlite3"))
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": app.config["DATABASE_URL"], "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",
-           # Development settings: only sandbox mode accepts them (webapp.config_check).
+           # Development settings: only sandbox mode accepts them (core.settings_check).
            "WECHAT_SANDBOX": "1"}
     result = subprocess.run([sys.executable, "-m", "webapp.cli", "db", "check"],
                             env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_upgrade_on_postgres_then_no_pending_changes(make_test_app, postgres_server, tmp_path):
+def test_upgrade_on_postgres_then_no_pending_changes(make_app, postgres_server, tmp_path):
     create_database(postgres_server.admin_url, "chatshop_migrations")
     url = postgres_server.url("chatshop_migrations")
-    app = make_test_app(url)
+    app = make_app(url)
     _check_upgrade_matches_models(app)
     env = {"DATABASE_URL": url, "CHATSHOP_INSTANCE_PATH": str(tmp_path),
            "REDIS_URL": "redis://unused", "PATH": "/usr/bin:/bin",
-           # Development settings: only sandbox mode accepts them (webapp.config_check).
+           # Development settings: only sandbox mode accepts them (core.settings_check).
            "WECHAT_SANDBOX": "1"}
     result = subprocess.run([sys.executable, "-m", "webapp.cli", "db", "check"],
                             env=env, capture_output=True, text=True)

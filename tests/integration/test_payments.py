@@ -12,21 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.test_payments_support import (
-    cdata_xml,
-    fresh,
-    install_fake_gateway,
-    new_transaction_id,
-    pay_notify_fields,
-    place_order,
-    sign,
-    signed_pay_notify,
-    snapshot,
-)
-from tests.support.factories import make_user
-from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     Order,
     OrderStatus,
@@ -37,9 +26,18 @@ from webapp.models import (
     RefundStatus,
     Sku,
 )
-from webapp.models.base import utcnow
-from webapp.services import orders, payments
-from webapp.services.actors import Actor
+from shop import orders, payments
+from tests.support.db import db_snapshot, fresh
+from tests.support.factories import make_user, place_order
+from tests.support.payments import (
+    cdata_xml,
+    install_fake_gateway,
+    new_transaction_id,
+    pay_notify_fields,
+    sign,
+    signed_pay_notify,
+)
+from webapp.extensions import db
 
 SUCCESS_ACK = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -87,10 +85,10 @@ def test_a_valid_notify_marks_the_order_paid_once(any_app, fake):
     assert _count(AuditEntry, action="order.paid") == 1
 
     # WeChat delivers again: acknowledged, nothing changes.
-    before = snapshot()
+    before = db_snapshot()
     again = _post_notify(any_app, body)
     assert again.data == SUCCESS_ACK
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_hmac_sha256_notifies_are_accepted(any_app, fake):
@@ -151,25 +149,25 @@ def _bad_notifies(app, order):
 def test_every_bad_notify_is_refused_and_changes_nothing(any_app, fake):
     order = place_order((1000, 1))
     cases = _bad_notifies(any_app, order)
-    before = snapshot()
+    before = db_snapshot()
     for name, body in cases:
         response = _post_notify(any_app, body)
         assert response.status_code == 200, name
         assert b"<return_code><![CDATA[FAIL]]></return_code>" in response.data, name
         assert response.content_type.startswith("application/xml"), name
-        assert snapshot() == before, name
+        assert db_snapshot() == before, name
     assert fresh(Order, order.id).status == OrderStatus.PENDING_PAYMENT
 
 
 def test_oversized_notify_is_refused_without_reading_it(any_app, fake):
     order = place_order((1000, 1))
-    before = snapshot()
+    before = db_snapshot()
     huge = b"<xml>" + b" " * (1024 * 1024 + 10) + b"</xml>"
     response = _post_notify(any_app, huge)
     assert response.status_code == 413
     assert b"FAIL" in response.data
     assert response.content_type.startswith("application/xml")
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert fresh(Order, order.id).status == OrderStatus.PENDING_PAYMENT
 
 
@@ -177,11 +175,11 @@ def test_a_second_transaction_for_a_paid_order_is_refused(any_app, fake):
     order = place_order((1000, 1))
     assert payments.apply_pay_notify(
         db.session, signed_pay_notify(any_app, order.number, 1000)).applied
-    before = snapshot()
+    before = db_snapshot()
     outcome = payments.apply_pay_notify(
         db.session, signed_pay_notify(any_app, order.number, 1000))
     assert not outcome.ok
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_late_payment_for_a_cancelled_order_is_recorded_and_refunded(any_app, fake):
@@ -217,10 +215,10 @@ def test_late_payment_for_a_cancelled_order_is_recorded_and_refunded(any_app, fa
     db.session.commit()
 
     # A repeat of the late notify changes nothing and does not refund twice.
-    before = snapshot()
+    before = db_snapshot()
     assert _post_notify(any_app, signed_pay_notify(any_app, order.number, 2700, tx)).data == (
         SUCCESS_ACK)
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert len(fake.calls_of("refund")) == 1
 
 
@@ -288,10 +286,10 @@ def test_reconcile_applies_a_payment_whose_notify_never_came(any_app, fake):
     db.session.commit()
     assert _count(OutboxMessage, topic="order.paid") == 1
     # The notify arriving afterwards is a harmless duplicate.
-    before = snapshot()
+    before = db_snapshot()
     body = signed_pay_notify(any_app, order.number, 1000, tx)
     assert payments.apply_pay_notify(db.session, body).ok
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert payments.reconcile_pending_payments(db.session, older_than_minutes=0) == 0
 
 
@@ -300,9 +298,9 @@ def test_reconcile_refuses_a_wrong_amount_and_closes_cancelled_unpaid_trades(any
     payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 999), trade_state="SUCCESS")
-    before = snapshot()
+    before = db_snapshot()
     assert payments.reconcile_payment(db.session, order.id) == "unknown"
-    assert snapshot() == before
+    assert db_snapshot() == before
 
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 1000), trade_state="NOTPAY")
@@ -401,7 +399,7 @@ def test_notify_racing_timeout_cancellation_is_consistent(pg_app):
 def test_our_signatures_match_wechatpys(sign_type):
     from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
-    from webapp.payments.notify import signature, signature_ok
+    from adapters.wechat.pay_notify import signature, signature_ok
 
     fields = {"appid": "wx1", "body": "中文 & 符号=", "empty": "", "total_fee": "1", "z": "0"}
     key = "chatshopdevpaykey0000000000000000"
@@ -415,7 +413,7 @@ def test_our_signatures_match_wechatpys(sign_type):
 
 
 def test_orderpaid_from_unified_order_fetches_the_late_result(any_app, fake, monkeypatch):
-    from webapp.payments.gateway import GatewayError
+    from adapters.wechat.pay_v2 import GatewayError
 
     order = place_order((1000, 1))
     payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")

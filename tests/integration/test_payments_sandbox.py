@@ -16,48 +16,32 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import select
 from wechatpy.pay.utils import calculate_signature
 
-from tests.integration.test_payments_support import place_order
-from tests.support.factories import auth_header, make_user
-from tests.support.live_server import reserve_port, serve
+from core.actors import Actor
+from core.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, Role
+from sandbox import PaymentRefused, pay_order, sandbox_order
+from sandbox.pay_api import Context, Merchant, buyer_pays
+from sandbox.pay_store import PayStore
+from shop import orders, payments
+from tests.support.apps import sandbox_settings, served_app
+from tests.support.factories import auth_header, make_user, place_order
+from tests.support.live_server import reserve_port
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus, Role
 from webapp.redis_conn import get_redis
-from webapp.sandbox import PaymentRefused, pay_order, sandbox_order
-from webapp.sandbox.pay_api import Context, Merchant, buyer_pays
-from webapp.sandbox.pay_store import PayStore
-from webapp.services import orders, payments
-from webapp.services.actors import Actor
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def live(request: pytest.FixtureRequest, make_test_app: Any) -> Iterator[tuple[Flask, str]]:
+def live(request: pytest.FixtureRequest, make_app: Any) -> Iterator[tuple[Flask, str]]:
     """A sandbox app served on a free port (SQLite or PostgreSQL), and its base URL."""
     database_url = None
     if request.param == "postgres":
         database_url = request.getfixturevalue("postgres_url")
     port = reserve_port()
-    app = make_test_app(
-        database_url,
-        WECHAT_SANDBOX=True,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        SANDBOX_NOTIFY_RETRY_DELAYS=(),
-    )
-    with app.app_context():
-        if database_url:
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        else:
-            db.create_all()
-        get_redis().flushdb()
-        with serve(app, port) as url:
-            yield app, url
-        db.session.remove()
-        get_redis().flushdb()
-        db.engine.dispose()
+    app = make_app(database_url, **sandbox_settings(port))
+    with served_app(app, port, truncate=bool(database_url)) as url:
+        yield app, url
 
 
 def _idle() -> None:

@@ -9,19 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.test_payments_support import (
-    cdata_xml,
-    fresh,
-    install_fake_gateway,
-    place_order,
-    refund_notify,
-    signed_pay_notify,
-    snapshot,
-)
-from tests.support.factories import auth_header, make_supplier, make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     AuditEntry,
     Order,
     OrderLine,
@@ -32,8 +22,17 @@ from webapp.models import (
     Role,
     Sku,
 )
-from webapp.services import orders, payments, refunds
-from webapp.services.actors import Actor
+from shop import orders, payments, refunds
+from tests.support.db import db_snapshot, fresh
+from tests.support.factories import auth_header, make_supplier, make_user, place_order
+from tests.support.payments import (
+    cdata_xml,
+    install_fake_gateway,
+    paid_order,
+    refund_notify,
+    signed_pay_notify,
+)
+from webapp.extensions import db
 
 
 @pytest.fixture
@@ -46,14 +45,6 @@ def fake(any_app):
 def operator():
     """An operator actor."""
     return Actor.of(make_user(Role.OPERATOR))
-
-
-def _paid_order(app, *lines, suppliers=None, buyer=None) -> Order:
-    order = place_order(*lines, suppliers=suppliers, buyer=buyer)
-    outcome = payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, order.number, order.total_fen))
-    assert outcome.applied
-    return fresh(Order, order.id)
 
 
 def _notify(app, refund: Refund, status: str = "SUCCESS", **kw):
@@ -75,7 +66,7 @@ def _count(model, **where) -> int:
 
 
 def test_partial_refunds_by_line_then_the_rest(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 3), (500, 2))
+    order = paid_order(any_app, None, (1000, 3), (500, 2))
     line_a, line_b = order.lines
     sku_a, sku_b, order_id = line_a.sku_id, line_b.sku_id, order.id
     stock_a, stock_b = _stock(sku_a), _stock(sku_b)
@@ -121,10 +112,10 @@ def test_partial_refunds_by_line_then_the_rest(any_app, fake, operator):
 
 
 def test_refund_over_what_is_left_is_refused_and_changes_nothing(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 2), (300, 1))
+    order = paid_order(any_app, None, (1000, 2), (300, 1))
     line_a, line_b = order.lines
     order_id = order.id
-    before = snapshot()
+    before = db_snapshot()
     for lines in (
         [(line_a.id, 3, None)],
         [(line_a.id, 0, 2001)],
@@ -135,31 +126,31 @@ def test_refund_over_what_is_left_is_refused_and_changes_nothing(any_app, fake, 
     ):
         with pytest.raises(InvalidInput):
             refunds.request_refund(db.session, operator, order_id, lines)
-        assert snapshot() == before, lines
+        assert db_snapshot() == before, lines
     assert fake.calls_of("refund") == []
 
     done = refunds.request_refund(db.session, operator, order_id, [(line_a.id, 0, 1500)])
     assert _notify(any_app, done).applied
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(InvalidInput):
         refunds.request_refund(db.session, operator, order_id, [(line_a.id, 0, 501)])
-    assert snapshot() == before
+    assert db_snapshot() == before
 
     # The same through the API: 422, nothing changed.
     staff = make_user(Role.OPERATOR)
     headers = auth_header(staff)
-    before = snapshot()
+    before = db_snapshot()
     response = any_app.test_client().post(
         f"/api/v1/orders/{order_id}/refunds", headers=headers,
         json={"lines": [{"order_line_id": line_a.id, "amount_fen": 501}]},
     )
     db.session.rollback()
     assert response.status_code == 422, response.get_json()
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_a_refund_notify_delivered_twice_is_applied_once(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 2))
+    order = paid_order(any_app, None, (1000, 2))
     refund = refunds.request_refund(db.session, operator, order.id, [(order.lines[0].id, 1, None)])
     refund_id = refund.id
     body = refund_notify(any_app, refund.out_refund_no, order.number, 1000, 2000)
@@ -167,11 +158,11 @@ def test_a_refund_notify_delivered_twice_is_applied_once(any_app, fake, operator
     response = any_app.test_client().post("/wechat/pay/refund-notify", data=body)
     db.session.rollback()
     assert b"SUCCESS" in response.data
-    before = snapshot()
+    before = db_snapshot()
     again = any_app.test_client().post("/wechat/pay/refund-notify", data=body)
     db.session.rollback()
     assert b"<return_code><![CDATA[SUCCESS]]>" in again.data
-    assert snapshot() == before
+    assert db_snapshot() == before
     assert fresh(Refund, refund_id).status == RefundStatus.SUCCEEDED
     assert fresh(Order, order.id).refunded_fen == 1000
     assert _count(OutboxMessage, topic="refund.succeeded") == 1
@@ -180,7 +171,7 @@ def test_a_refund_notify_delivered_twice_is_applied_once(any_app, fake, operator
 def test_who_may_refund(any_app, fake, operator):
     s1, s2 = make_supplier(), make_supplier()
     buyer = make_user()
-    order = _paid_order(any_app, (1000, 1), (800, 1), suppliers=[s1, s2], buyer=buyer)
+    order = paid_order(any_app, buyer, (1000, 1), (800, 1), suppliers=[s1, s2])
     order_id = order.id
     stranger = make_user()
     staff = make_user(Role.SUPPLIER, supplier=s1)
@@ -200,7 +191,7 @@ def test_who_may_refund(any_app, fake, operator):
     with pytest.raises(Conflict):
         refunds.request_refund(db.session, operator, unpaid.id)
 
-    own = _paid_order(any_app, (500, 2), buyer=buyer)
+    own = paid_order(any_app, buyer, (500, 2))
     mine = refunds.request_refund(db.session, Actor.of(buyer), own.id,
                                   [(own.lines[0].id, 1, None)], reason="changed my mind")
     assert (mine.amount_fen, mine.requested_by_id) == (500, buyer.id)
@@ -208,7 +199,7 @@ def test_who_may_refund(any_app, fake, operator):
 
 def test_a_definite_refusal_fails_the_refund_and_restores_the_order(any_app, fake, operator):
     supplier = make_supplier()
-    order = _paid_order(any_app, (1000, 1), suppliers=[supplier])
+    order = paid_order(any_app, None, (1000, 1), suppliers=[supplier])
     order_id = order.id
     staff = make_user(Role.SUPPLIER, supplier=supplier)
     orders.ship_order(db.session, Actor.of(staff), order_id, "SF", "SF1")
@@ -226,7 +217,7 @@ def test_a_definite_refusal_fails_the_refund_and_restores_the_order(any_app, fak
 
 
 def test_an_unknown_outcome_stays_processing_until_reconciled(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 2))
+    order = paid_order(any_app, None, (1000, 2))
     order_id, number = order.id, order.number
     fake.refund_mode = "timeout"
     refund = refunds.request_refund(db.session, operator, order_id, [(order.lines[0].id, 1, None)])
@@ -249,13 +240,13 @@ def test_an_unknown_outcome_stays_processing_until_reconciled(any_app, fake, ope
     assert fresh(Refund, refund_id).status == RefundStatus.SUCCEEDED
     assert fresh(Order, order_id).status == OrderStatus.PARTIALLY_REFUNDED
     # The notify arriving afterwards changes nothing.
-    before = snapshot()
+    before = db_snapshot()
     assert _notify(any_app, fresh(Refund, refund_id)).ok
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_refundclose_notify_fails_the_refund_and_restores_the_order(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 1))
+    order = paid_order(any_app, None, (1000, 1))
     order_id = order.id
     refund = refunds.request_refund(db.session, operator, order_id, None)
     refund_id = refund.id
@@ -264,13 +255,13 @@ def test_refundclose_notify_fails_the_refund_and_restores_the_order(any_app, fak
     assert fresh(Refund, refund_id).status == RefundStatus.FAILED
     assert fresh(Order, order_id).status == OrderStatus.PAID
     # A contradicting SUCCESS afterwards is refused and changes nothing.
-    before = snapshot()
+    before = db_snapshot()
     assert not _notify(any_app, fresh(Refund, refund_id)).ok
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_bad_refund_notifies_are_refused_and_change_nothing(any_app, fake, operator):
-    order = _paid_order(any_app, (1000, 2))
+    order = paid_order(any_app, None, (1000, 2))
     refund = refunds.request_refund(db.session, operator, order.id, None)
     no, number = refund.out_refund_no, order.number
     cases = {
@@ -292,7 +283,7 @@ def test_bad_refund_notifies_are_refused_and_change_nothing(any_app, fake, opera
         "empty": b"",
     }
     db.session.commit()
-    before = snapshot()
+    before = db_snapshot()
     client = any_app.test_client()
     for name, body in cases.items():
         response = client.post("/wechat/pay/refund-notify", data=body)
@@ -300,12 +291,12 @@ def test_bad_refund_notifies_are_refused_and_change_nothing(any_app, fake, opera
         assert response.status_code == 200, name
         assert b"<return_code><![CDATA[FAIL]]>" in response.data, name
         assert response.content_type.startswith("application/xml")
-        assert snapshot() == before, name
+        assert db_snapshot() == before, name
 
 
 def test_stock_comes_back_only_for_suppliers_that_had_not_shipped(any_app, fake, operator):
     s1, s2 = make_supplier(), make_supplier()
-    order = _paid_order(any_app, (1000, 2), (600, 3), suppliers=[s1, s2])
+    order = paid_order(any_app, None, (1000, 2), (600, 3), suppliers=[s1, s2])
     order_id = order.id
     sku_1, sku_2 = order.lines[0].sku_id, order.lines[1].sku_id
     stock_1, stock_2 = _stock(sku_1), _stock(sku_2)
@@ -319,7 +310,7 @@ def test_stock_comes_back_only_for_suppliers_that_had_not_shipped(any_app, fake,
 
 def test_refunds_through_the_api(any_app, fake):
     buyer = make_user()
-    order = _paid_order(any_app, (1000, 2), buyer=buyer)
+    order = paid_order(any_app, buyer, (1000, 2))
     line_id, order_id = order.lines[0].id, order.id
     staff = make_user(Role.OPERATOR)
     stranger = make_user()

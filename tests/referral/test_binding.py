@@ -6,6 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.models import AuditEntry, Distributor, OutboxMessage, ReferralBinding, Role
 from referral.binding import (
     BindingRefused,
     bind,
@@ -14,14 +18,10 @@ from referral.binding import (
     move_user,
 )
 from referral.domain.rules import BindingSource
-from tests.integration.test_payments_support import snapshot
-from tests.referral.conftest import audit_count, link, make_distributor, set_rules, upline_of
-from tests.support.factories import make_user
-from webapp.errors import Forbidden, InvalidInput, NotFound
+from tests.support.db import db_snapshot
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.referral import audit_count, set_rules, upline_of
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, OutboxMessage, ReferralBinding, Role
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
 
 QR = BindingSource.QR
 
@@ -106,11 +106,11 @@ def test_expiring_first_touch(shop):
 def test_never_onto_an_inactive_distributor(shop, status):
     frozen = make_distributor(status)
     bob = make_user()
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(BindingRefused) as refused:
         bind(db.session, bob.id, frozen.id, QR)
     assert refused.value.code == "distributor_inactive" and refused.value.status_code == 409
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_never_onto_someone_who_is_not_a_distributor(shop):
@@ -123,11 +123,11 @@ def test_never_onto_someone_who_is_not_a_distributor(shop):
 
 def test_never_self(shop):
     alice = make_distributor()
-    before = snapshot()
+    before = db_snapshot()
     with pytest.raises(BindingRefused) as refused:
         bind(db.session, alice.id, alice.id, QR)
     assert refused.value.code == "self"
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def test_never_a_cycle(shop):
@@ -135,7 +135,7 @@ def test_never_a_cycle(shop):
     top = make_distributor()
     middle = make_distributor(upline=top)
     bottom = make_distributor(upline=middle)
-    before = snapshot()
+    before = db_snapshot()
     for upline in (middle, bottom):
         with pytest.raises(BindingRefused) as refused:
             bind(db.session, top.id, upline.id, QR)
@@ -143,7 +143,7 @@ def test_never_a_cycle(shop):
     with pytest.raises(BindingRefused):
         move_user(db.session, operator_actor := operator(), top.id, bottom.id, "test")
     assert operator_actor.is_operator()
-    assert snapshot() | {"users": [], "user_roles": []} == before | {"users": [],
+    assert db_snapshot() | {"users": [], "user_roles": []} == before | {"users": [],
                                                                     "user_roles": []}
 
 

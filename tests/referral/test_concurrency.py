@@ -9,8 +9,8 @@ import pytest
 from referral.binding import BindingRefused, bind
 from referral.domain.rules import BindingSource
 from referral.tree import is_above
-from tests.referral.conftest import audit_count, make_distributor, set_rules, upline_of
-from tests.support.factories import make_user
+from tests.support.factories import make_distributor, make_user
+from tests.support.referral import audit_count, set_rules, upline_of
 from webapp.extensions import db
 
 

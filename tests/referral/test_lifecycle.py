@@ -4,21 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from referral import distributors, settings
-from referral.binding import bind
-from referral.domain.rules import BindingSource
-from referral.tiers import after_order_completed, performance
-from tests.integration.test_payments_support import (
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-    snapshot,
-)
-from tests.referral.conftest import audit_count, make_distributor, set_rules
-from tests.support.factories import make_user
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.extensions import db
-from webapp.models import (
+from core.actors import Actor
+from core.clock import utcnow
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import (
     Distributor,
     DistributorTier,
     Order,
@@ -27,8 +16,15 @@ from webapp.models import (
     Role,
     User,
 )
-from webapp.models.base import utcnow
-from webapp.services.actors import Actor
+from referral import distributors, settings
+from referral.binding import bind
+from referral.domain.rules import BindingSource
+from referral.tiers import after_order_completed, performance
+from tests.support.db import db_snapshot
+from tests.support.factories import make_distributor, make_user, place_order
+from tests.support.payments import install_fake_gateway, signed_pay_notify
+from tests.support.referral import audit_count, set_rules
+from webapp.extensions import db
 from workers.jobs import referral_after_completion
 from workers.outbox import HANDLERS
 
@@ -123,7 +119,7 @@ def test_settings_change_is_audited_and_guarded(shop):
     rules = settings.change_rules(db.session, ops, {"binding_mode": "last_touch"})
     assert rules.binding_mode == "last_touch" and rules.levels == 2
     assert audit_count("referral.settings_changed") == 1
-    before = snapshot()
+    before = db_snapshot()
     for bad in ({"levels": 4, "three_levels_acknowledged": True}, {"levels": 3},
                 {"levels": 0}, {"levels": "2"}, {"entry_fee_fen": 9900},
                 {"binding_mode": "forever"}, {"binding_mode": "first_touch_expiring"},
@@ -131,7 +127,7 @@ def test_settings_change_is_audited_and_guarded(shop):
                 {"three_levels_acknowledged": "yes"}):
         with pytest.raises(InvalidInput):
             settings.change_rules(db.session, ops, bad)
-    assert snapshot() == before
+    assert db_snapshot() == before
     with pytest.raises(Forbidden):
         settings.change_rules(db.session, Actor.of(make_user()), {"levels": 1})
     three = settings.change_rules(db.session, ops, {"levels": 3, "three_levels_acknowledged": True})

@@ -12,6 +12,7 @@ from flask import Flask
 from PIL import Image, ImageChops, ImageDraw
 from rq import SimpleWorker
 
+from core.models import Distributor, User
 from referral import posters
 from referral.links import share_url
 from referral.posters import (
@@ -35,17 +36,15 @@ from referral.posters import (
     send_poster,
 )
 from referral.qrcodes import ensure_qr_code
-from tests.referral.test_qrcodes import make_distributor
-from tests.sandbox.test_oa_api import read_qr_modules
-from tests.support.factories import make_user
+from sandbox import oa_api, sent_messages, uploaded_media
+from sandbox.oa import create_consumer, note_user_message, set_subscribed
+from sandbox.qr_png import qr_matrix, qr_png
+from storefront.outbound import note_user_interaction
+from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
-from webapp.chat.outbound import note_user_interaction
+from tests.support.sandbox import read_qr_modules
 from webapp.extensions import db
-from webapp.models import Distributor, User
 from webapp.redis_conn import get_redis
-from webapp.sandbox import oa_api, sent_messages, uploaded_media
-from webapp.sandbox.oa import create_consumer, note_user_message, set_subscribed
-from webapp.sandbox.qr_png import qr_matrix, qr_png
 from workers.queues import NOTIFICATIONS, QUEUE_NAMES, get_queue
 
 SCAN_URL = "http://127.0.0.1:5000/sandbox/chat?ticket=gQtest-ticket"

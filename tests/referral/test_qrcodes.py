@@ -12,7 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from referral.domain.codes import new_invite_code, scene_for
+from core.errors import Conflict
+from core.models import AuditEntry, Distributor
+from referral.domain.codes import scene_for
 from referral.qrcodes import (
     CREATED_ACTION,
     PERMANENT_FULL_KEY,
@@ -24,24 +26,14 @@ from referral.qrcodes import (
     ensure_qr_code,
     qr_image_url,
 )
-from tests.sandbox.test_oa_api import read_qr_modules
-from tests.support.factories import make_user
+from sandbox import oa_api, qr_codes
+from sandbox.oa_api import ApiError
+from sandbox.qr_png import qr_matrix
+from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
-from webapp.errors import Conflict
+from tests.support.sandbox import read_qr_modules
 from webapp.extensions import db
-from webapp.models import AuditEntry, Distributor, Role, User
 from webapp.redis_conn import get_redis
-from webapp.sandbox import oa_api, qr_codes
-from webapp.sandbox.oa_api import ApiError
-from webapp.sandbox.qr_png import qr_matrix
-
-
-def make_distributor(status: str = "active") -> User:
-    """A user with a distributor record in ``status``."""
-    user = make_user(Role.CONSUMER, Role.DISTRIBUTOR)
-    db.session.add(Distributor(user_id=user.id, status=status, invite_code=new_invite_code()))
-    db.session.commit()
-    return user
 
 
 def _idle() -> None:
@@ -109,7 +101,7 @@ def test_the_image_url_is_wechats_in_production():
 @pytest.mark.parametrize("status", ["pending", "frozen", "revoked", "rejected"])
 def test_only_active_distributors_get_one(live_sandbox: LiveSandbox, monkeypatch, status):
     creates = count_creates(monkeypatch)
-    bob = make_distributor(status)
+    bob = make_distributor(status, with_role=True)
     with pytest.raises(NotActiveDistributor) as refused:
         ensure_qr_code(db.session, bob.id)
     assert isinstance(refused.value, Conflict)

@@ -6,12 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, insert
 
-from referral.attribution import chain_snapshot
-from referral.tree import ancestors, direct_downline, is_above, team_stats, upline_chain
-from tests.referral.conftest import link, make_distributor, set_rules
-from tests.support.factories import make_user
-from webapp.extensions import db
-from webapp.models import (
+from core.clock import utcnow
+from core.models import (
     Distributor,
     DistributorTier,
     Order,
@@ -19,7 +15,11 @@ from webapp.models import (
     ReferralBinding,
     User,
 )
-from webapp.models.base import utcnow
+from referral.attribution import chain_snapshot
+from referral.tree import ancestors, direct_downline, is_above, team_stats, upline_chain
+from tests.support.factories import link, make_distributor, make_user
+from tests.support.referral import set_rules
+from webapp.extensions import db
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The web chat page's server side, pushing to a small wechatpy-based receiver over real HTTP."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +16,10 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import ArticlesReply
 from wechatpy.utils import check_signature
 
-from tests.support.live_server import reserve_port, serve
-from webapp.extensions import db
-from webapp.models import Role, User, UserRole
-from webapp.redis_conn import get_redis
-from webapp.sandbox import (
+from core.models import Role, User, UserRole
+from sandbox import (
     create_consumer,
+    follower,
     sent_messages,
     transcript,
     user_clicks,
@@ -29,8 +28,11 @@ from webapp.sandbox import (
     user_scans,
     user_unfollows,
 )
-from webapp.sandbox.chat import ChatError, send
-from webapp.sandbox.oa_api import qr_ticket
+from sandbox.chat import ChatError, send
+from sandbox.oa_api import qr_ticket, qrcode_create
+from tests.support.apps import served_app
+from tests.support.live_server import reserve_port
+from webapp.extensions import db
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -109,11 +111,11 @@ class Chat:
 
 
 @pytest.fixture
-def chat(make_test_app: Any) -> Iterator[Chat]:
+def chat(make_app: Any) -> Iterator[Chat]:
     """Sandbox app with an AES key, pushing to /test/fake-wechat instead of /wechat."""
     port = reserve_port()
     url = f"http://127.0.0.1:{port}"
-    app = make_test_app(
+    app = make_app(
         WECHAT_SANDBOX=True,
         PUBLIC_BASE_URL=url,
         WECHAT_ENCODING_AES_KEY=AES_KEY,
@@ -122,15 +124,8 @@ def chat(make_test_app: Any) -> Iterator[Chat]:
     )
     server = FakeAccountServer(token=app.config["WECHAT_TOKEN"], app_id=app.config["WECHAT_APP_ID"])
     app.add_url_rule("/test/fake-wechat", "fake_wechat", server.receive, methods=["POST"])
-    with app.app_context():
-        db.create_all()
-        get_redis().flushdb()
-    with serve(app, port) as served:
+    with served_app(app, port) as served:
         yield Chat(app=app, url=served, server=server)
-    with app.app_context():
-        get_redis().flushdb()
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _texts(entries: list[dict[str, Any]]) -> list[str]:
@@ -201,7 +196,7 @@ def test_scan_subscribes_a_new_follower_and_scans_an_existing_one(chat: Chat) ->
     assert again.event == "scan" and again.scene_id == f"dist_{dist_id}"
     assert b"<EventKey><![CDATA[dist_" in chat.server.received[-1]["raw"]
 
-    from webapp.sandbox.oa import sandbox_user
+    from sandbox.oa import sandbox_user
 
     user = chat.in_app(lambda: sandbox_user(openid))
     assert user.subscribed and user.qr_scene_str == f"dist_{dist_id}"
@@ -281,7 +276,7 @@ def test_failures_show_wechats_unavailable_notice(chat: Chat) -> None:
 
 
 def test_template_send_is_followed_by_the_job_finish_event(chat: Chat) -> None:
-    from tests.sandbox.test_oa_api import SandboxWeChatClient
+    from tests.support.sandbox import SandboxWeChatClient
 
     openid = chat.consumer()
     chat.in_app(lambda: user_follows(openid))
@@ -359,7 +354,7 @@ def test_page_api_end_to_end(chat: Chat) -> None:
 
 
 def test_app_menu_replaces_the_default(chat: Chat) -> None:
-    from webapp.sandbox.oa import store
+    from sandbox.oa import store
 
     chat.in_app(lambda: store().set_menu({"button": [{"type": "click", "name": "Shop",
                                                       "key": "K", "sub_button": []}]}))
@@ -369,9 +364,12 @@ def test_app_menu_replaces_the_default(chat: Chat) -> None:
 
 def test_picking_an_app_follower_adopts_it(chat: Chat) -> None:
     def seed() -> None:
+        # A follower seeded on both sides, as WeChat and the shop would both know them:
+        # the sandbox lists its own users, never the shop's database.
         db.session.add(User(openid="o-demo-000000000000000000001", nickname="演示用户",
                             subscribed=True, roles=[UserRole(role=str(Role.CONSUMER))]))
         db.session.commit()
+        follower("o-demo-000000000000000000001", "演示用户")
 
     chat.in_app(seed)
     browser = requests.Session()
@@ -382,6 +380,34 @@ def test_picking_an_app_follower_adopts_it(chat: Chat) -> None:
     assert picked.status_code == 200 and picked.json()["user"]["subscribed"] is True
     assert browser.post(chat.url + "/sandbox/chat/api/select", json={"openid": "o-nobody"},
                         timeout=5).status_code == 404
+
+
+def test_the_page_knows_users_and_distributors_from_wechat_only(chat: Chat) -> None:
+    from sandbox.oa import context
+
+    def seed() -> int:
+        shop_only = User(openid="o-shop-000000000000000000001", nickname="只在商城",
+                         subscribed=True, roles=[UserRole(role=str(Role.DISTRIBUTOR))])
+        db.session.add(shop_only)
+        db.session.commit()
+        return int(shop_only.id)
+
+    dist_id = chat.in_app(seed)
+    state = requests.get(chat.url + "/sandbox/chat/api/state", timeout=5).json()
+    assert all(u["openid"] != "o-shop-000000000000000000001" for u in state["users"])
+    assert state["distributors"] == []
+
+    # Once the app made the distributor's referral code, WeChat offers it as theirs.
+    scene = f"dist_{dist_id}"
+    chat.in_app(lambda: qrcode_create(context(), json.dumps(
+        {"action_name": "QR_LIMIT_STR_SCENE",
+         "action_info": {"scene": {"scene_str": scene}}}).encode()))
+    chat.in_app(lambda: qrcode_create(context(), json.dumps(
+        {"action_name": "QR_LIMIT_STR_SCENE",
+         "action_info": {"scene": {"scene_str": "poster"}}}).encode()))
+    state = requests.get(chat.url + "/sandbox/chat/api/state", timeout=5).json()
+    assert state["distributors"] == [{"id": dist_id, "nickname": f"#{dist_id}", "scene": scene}]
+    assert [c["scene"] for c in state["qr_codes"]] == ["poster"]
 
 
 def test_sandbox_index_links_the_chat(chat: Chat) -> None:

@@ -9,8 +9,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import ArticlesReply
 from wechatpy.utils import check_signature
 
-from webapp.sandbox import chat_wire
-from webapp.sandbox.chat_wire import AES, COMPAT, PLAIN, Keys, ReplyError
+from sandbox import chat_wire
+from sandbox.chat_wire import AES, COMPAT, PLAIN, Keys, ReplyError
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 KEYS = Keys(app_id="wxsandboxtest0001", token="sandbox-token", encoding_aes_key=AES_KEY,

@@ -10,9 +10,9 @@ import requests
 from PIL import Image
 from wechatpy.exceptions import WeChatClientException
 
-from tests.sandbox.test_oa_api import Oa, oa  # noqa: F401  (the served sandbox)
-from webapp.sandbox import note_user_message, sent_messages, travel, uploaded_media
-from webapp.sandbox.oa_api import MEDIA_LIFETIME, MEDIA_RULES
+from sandbox import note_user_message, sent_messages, travel, uploaded_media
+from sandbox.oa_api import MEDIA_LIFETIME, MEDIA_RULES
+from tests.support.sandbox import Oa
 
 MB = 1024 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

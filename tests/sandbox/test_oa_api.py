@@ -1,23 +1,16 @@
 """The official-account sandbox API, driven by the real wechatpy clients over HTTP."""
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import requests
-from flask import Flask
-from PIL import Image
-from wechatpy import WeChatClient, WeChatOAuth
+from wechatpy import WeChatOAuth
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
-from tests.support.live_server import reserve_port, serve
-from webapp.redis_conn import get_redis
-from webapp.sandbox import (
+from sandbox import (
     create_consumer,
     note_event,
     note_payment,
@@ -26,83 +19,9 @@ from webapp.sandbox import (
     tokens_issued,
     travel,
 )
-from webapp.sandbox.oa import set_subscribed
-from webapp.sandbox.oa_api import EVENT_LIMIT, MESSAGE_LIMIT
-from webapp.sandbox.qr_png import qr_matrix
-
-
-class SandboxWeChatClient(WeChatClient):
-    """wechatpy's client with the token URL following API_BASE_URL (wechatpy hard-codes it)."""
-
-    def fetch_access_token(self) -> Any:
-        """Fetch the token from the same base URL as every other call."""
-        return self._fetch_access_token(
-            url=self.API_BASE_URL + "token",
-            params={"grant_type": "client_credential", "appid": self.appid,
-                    "secret": self.secret},
-        )
-
-
-@dataclass
-class Oa:
-    """A served sandbox and helpers to reach its official-account API."""
-
-    app: Flask
-    url: str
-
-    @property
-    def api(self) -> str:
-        """WECHAT_API_BASE_URL of the app."""
-        return str(self.app.config["WECHAT_API_BASE_URL"])
-
-    def client(self, secret: str | None = None, auto_retry: bool = True) -> WeChatClient:
-        """A real wechatpy client talking to the sandbox."""
-        cfg = self.app.config
-        client = SandboxWeChatClient(
-            cfg["WECHAT_APP_ID"], secret or cfg["WECHAT_APP_SECRET"], timeout=5,
-            auto_retry=auto_retry,
-        )
-        client.API_BASE_URL = self.api
-        return client
-
-    def in_app(self, fn: Any) -> Any:
-        """Run ``fn`` inside the app context."""
-        with self.app.app_context():
-            return fn()
-
-    def follower(self, nickname: str = "buyer") -> str:
-        """A sandbox user who follows the account; returns the openid."""
-        def make() -> str:
-            user = create_consumer(nickname)
-            set_subscribed(user.openid, True)
-            return user.openid
-        return str(self.in_app(make))
-
-    def token(self) -> str:
-        """A fresh access token, fetched over HTTP."""
-        cfg = self.app.config
-        answer = requests.get(self.api + "token", params={
-            "grant_type": "client_credential", "appid": cfg["WECHAT_APP_ID"],
-            "secret": cfg["WECHAT_APP_SECRET"]}, timeout=5).json()
-        return str(answer["access_token"])
-
-
-@pytest.fixture
-def oa(make_test_app: Any) -> Iterator[Oa]:
-    """The sandbox served on a free port, PUBLIC_BASE_URL pointing at itself."""
-    port = reserve_port()
-    app = make_test_app(
-        WECHAT_SANDBOX=True,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        SANDBOX_TEMPLATE_JOB_EVENTS=False,
-        SANDBOX_QR_PERMANENT_LIMIT=3,
-    )
-    with app.app_context():
-        get_redis().flushdb()
-    with serve(app, port) as url:
-        yield Oa(app=app, url=url)
-    with app.app_context():
-        get_redis().flushdb()
+from sandbox.oa_api import EVENT_LIMIT, MESSAGE_LIMIT
+from sandbox.qr_png import qr_matrix
+from tests.support.sandbox import Oa, read_qr_modules
 
 
 def _errcode(excinfo: pytest.ExceptionInfo[Any]) -> int:
@@ -247,7 +166,7 @@ def test_quota_five_after_a_user_message_then_45047(oa: Oa) -> None:
         client.message.send_text(openid, "one too many")
     assert _errcode(over) == 45047
     # The refusal is shown in the user's chat, where a developer looks for the message.
-    from webapp.sandbox import transcript
+    from sandbox import transcript
 
     notes = [e for e in oa.in_app(lambda: transcript(openid)) if e["dir"] == "note"]
     assert notes and "45047" in notes[-1]["msg"]["text"]
@@ -393,24 +312,6 @@ def test_permanent_qr_same_scene_same_ticket(oa: Oa) -> None:
     assert image.headers["X-Content-Type-Options"] == "nosniff"
     missing = requests.get(oa.api + "showqrcode", params={"ticket": "gQnope"}, timeout=5)
     assert missing.status_code == 404
-
-
-def read_qr_modules(png: bytes, box: tuple[int, int, int] | None = None,
-                    modules: int | None = None) -> list[list[bool]]:
-    """The dark/light modules of a QR picture, sampled at each module's centre.
-
-    ``box`` (left, top, side) locates the code inside a larger picture (whole picture
-    by default); ``modules`` is the side in modules, quiet zone included.
-    """
-    image = Image.open(io.BytesIO(png)).convert("L")
-    left, top, side = box or (0, 0, image.size[0])
-    assert modules is not None
-    step = side / modules
-    return [
-        [image.getpixel((int(left + (x + 0.5) * step), int(top + (y + 0.5) * step))) < 128
-         for x in range(modules)]
-        for y in range(modules)
-    ]
 
 
 def test_showqrcode_is_a_real_qr_code_of_the_scan_url(oa: Oa) -> None:

@@ -8,9 +8,9 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
-from webapp.sandbox import PaymentRefused, notify_log, pay_order, signing, travel
-from webapp.sandbox.clock import BEIJING
+from sandbox import PaymentRefused, notify_log, pay_order, signing, travel
+from sandbox.clock import BEIJING
+from tests.support.sandbox import Sandbox
 
 ORDER_PATH = "/sandbox/pay/pay/unifiedorder"
 

@@ -8,9 +8,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.sandbox.conftest import Sandbox
-from webapp.sandbox import format_yuan, pay_page_url
-from webapp.sandbox.pay import safe_return_url
+from sandbox import format_yuan, pay_page_url
+from sandbox.pay import safe_return_url
+from tests.support.sandbox import Sandbox
 
 
 @given(st.integers(min_value=-(10**12), max_value=10**12))

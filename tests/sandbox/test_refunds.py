@@ -7,8 +7,8 @@ import time
 import pytest
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
-from webapp.sandbox import notify_log, pay_order, send_refund_notify, signing
+from sandbox import notify_log, pay_order, send_refund_notify, signing
+from tests.support.sandbox import Sandbox
 
 
 def _paid_order(sandbox: Sandbox, out_trade_no: str, total_fee: int = 1000) -> str:

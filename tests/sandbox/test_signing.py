@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from wechatpy.crypto import WeChatRefundCrypto
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
-from webapp.sandbox import signing
+from sandbox import signing
 
 # From /work/shared/WECHAT-VECTORS.md (WeChat's own documentation).
 VECTOR_PARAMS = {

@@ -7,9 +7,9 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatPayException
 
-from tests.sandbox.conftest import Sandbox
-from webapp.sandbox import signing
-from webapp.sandbox.pay import sandbox_transfers, script_transfers
+from sandbox import signing
+from sandbox.pay import sandbox_transfers, script_transfers
+from tests.support.sandbox import Sandbox
 
 OPENID = "o-test-distributor"
 

@@ -5,7 +5,7 @@ through it, and the sandbox posts notifies back to it), so reserve the port
 first, build the app with that URL, then serve it on the same port::
 
     port = reserve_port()
-    app = make_test_app(WECHAT_SANDBOX=True, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    app = make_app(WECHAT_SANDBOX=True, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     with serve(app, port) as base_url:
         ...
 """

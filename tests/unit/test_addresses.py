@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bots.dialogue.texts import mask_phone
-from webapp.domain.addresses import (
+from shop.domain.addresses import (
     AddressError,
     normalise_phone,
     parse_phone,

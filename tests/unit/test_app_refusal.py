@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import settings_from_environment
+from core.settings_check import UnsafeConfiguration
 from webapp import create_app
-from webapp.config import settings_from_environment
-from webapp.config_check import UnsafeConfiguration
 
 FATAL_NAMES = ["SECRET_KEY", "WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_MCH_ID",
                "WECHAT_PAY_API_KEY", "WECHAT_PAY_CERT_PATH", "WECHAT_PAY_KEY_PATH",

@@ -9,10 +9,10 @@ import pytest
 
 from bots.dialogue import intents as it
 from commissions.withdrawals import BalanceTooLow, BelowMinimumWithdrawal, WithdrawalInDebt
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from referral.distributors import DistributorNotActive, DistributorRevoked, NotADistributor
-from webapp.chat import executor
-from webapp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from webapp.services.refunds import RefundAfterShipping
+from shop.refunds import RefundAfterShipping
+from storefront import executor
 
 INTENT_TYPES = get_args(it.Intent)
 

@@ -1,4 +1,4 @@
-"""The production checks of webapp.config_check: each rule, a safe configuration, sandbox mode."""
+"""The production checks of core.settings_check: each rule, a safe configuration, sandbox mode."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_layers import FORBIDDEN, _imports
-from webapp import config_check
-from webapp.config import (
+from core import settings_check as config_check
+from core.settings import (
     DEV_SECRET_KEY,
     DEV_WECHAT_APP_ID,
     DEV_WECHAT_APP_SECRET,
@@ -17,7 +16,7 @@ from webapp.config import (
     DEV_WECHAT_PAY_API_KEY,
     DEV_WECHAT_TOKEN,
 )
-from webapp.config_check import (
+from core.settings_check import (
     CHECKED_SETTINGS,
     Finding,
     UnsafeConfiguration,
@@ -26,6 +25,7 @@ from webapp.config_check import (
     fatal_findings,
     fine_settings,
 )
+from tests.support.imports import FORBIDDEN, imported_modules
 
 SAFE: dict[str, Any] = {
     "WECHAT_SANDBOX": False,
@@ -192,6 +192,6 @@ def test_in_sandbox_mode_the_same_findings_are_not_fatal():
 
 def test_the_rules_import_no_framework():
     path = Path(config_check.__file__)
-    bad = {name for name in _imports(path) if any(name == f or name.startswith(f + ".")
+    bad = {name for name in imported_modules(path) if any(name == f or name.startswith(f + ".")
                                                   for f in FORBIDDEN)}
     assert not bad

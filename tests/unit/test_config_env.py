@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.config import settings_from_environment
+from core.settings import Settings, build_config, settings_from_environment
 
 
 def test_redis_timeouts_default_to_fail_fast_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +27,12 @@ def test_redis_timeouts_refuse_garbage(monkeypatch: pytest.MonkeyPatch, raw: str
     monkeypatch.setenv("REDIS_SOCKET_TIMEOUT_SECONDS", raw)
     with pytest.raises(RuntimeError, match="REDIS_SOCKET_TIMEOUT_SECONDS"):
         settings_from_environment()
+
+
+def test_settings_object_holds_every_setting_read_from_the_environment(tmp_path):
+    cfg = build_config(str(tmp_path), {"MAX_CART_LINES": 7})
+    settings = Settings.from_config(cfg)
+    assert settings.max_cart_lines == 7
+    assert settings.wechat_api_base_url == "https://api.weixin.qq.com/cgi-bin/"
+    # every environment setting has a typed field, and every field an environment setting
+    assert {f.upper() for f in Settings.__dataclass_fields__} == set(settings_from_environment())

@@ -82,7 +82,7 @@ def test_failed_names_the_intent_type_not_a_string():
 
 
 @pytest.mark.parametrize("path", [
-    "bots/dialogue/engine.py", "bots/dialogue/step.py", "webapp/chat/executor.py",
+    "bots/dialogue/engine.py", "bots/dialogue/step.py", "storefront/executor.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "bots/dialogue/features").glob("*.py")),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "storefront/features").glob("*.py")),
 ])

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.h5.conftest import RealModeApp, callback_path, real_mode  # noqa: F401
-from tests.wechat_client.conftest import fake  # noqa: F401  (the fake WeChat API)
+from tests.support.h5 import RealModeApp, callback_path
 from webapp.extensions import db
 from webapp.http.h5 import SESSION_OPENID
 from webapp.sessions import ISSUED_AT, BrowserOnlySessionInterface
@@ -53,8 +52,8 @@ def test_a_session_without_a_plausible_date_is_no_session(app: Flask, issued: ob
     assert not _signed_in(app, _cookie(app, data))
 
 
-def test_the_lifetime_follows_h5_session_days(make_test_app: Any):
-    app = make_test_app(H5_SESSION_DAYS=1)
+def test_the_lifetime_follows_h5_session_days(make_app: Any):
+    app = make_app(H5_SESSION_DAYS=1)
     assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=1)
     two_days_ago = int(time.time()) - 2 * DAY
     with app.app_context():
@@ -90,9 +89,9 @@ def test_a_written_session_is_dated_and_expires_when_the_clock_moves(
     assert not _signed_in(app, signed)
 
 
-def test_a_new_secret_key_ends_every_session(make_test_app: Any, app: Flask):
+def test_a_new_secret_key_ends_every_session(make_app: Any, app: Flask):
     cookie = _cookie(app, {SESSION_OPENID: "o-buyer", ISSUED_AT: int(time.time())})
-    rotated = make_test_app(SECRET_KEY="another-key-after-rotation-" + "x" * 16)
+    rotated = make_app(SECRET_KEY="another-key-after-rotation-" + "x" * 16)
     with rotated.app_context():
         assert not _signed_in(rotated, cookie)
 

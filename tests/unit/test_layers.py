@@ -1,28 +1,23 @@
-"""Pure domain code imports no web, ORM, WeChat or queue framework."""
+"""Pure domain code imports no web, ORM, WeChat or queue framework; core imports no Flask."""
 from __future__ import annotations
 
-import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.imports import FORBIDDEN
+from tests.support.imports import imported_modules as _imports
+
 ROOT = Path(__file__).resolve().parents[2]
-PURE_PACKAGES = ["webapp/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
+PURE_PACKAGES = ["shop/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
                  "commissions/plans.py", "commissions/split.py", "commissions/money.py",
                  "commissions/prorata.py"]
-FORBIDDEN = ("flask", "flask_sqlalchemy", "flask_smorest", "sqlalchemy", "wechatpy", "rq",
-             "redis", "webapp.models", "webapp.services", "webapp.http", "webapp.extensions")
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
+# Core is the bottom layer: importing any of its modules loads none of these.
+CORE_MUST_NOT_LOAD = ("flask", "flask_sqlalchemy", "flask_migrate", "flask_smorest", "werkzeug",
+                      "webapp", "workers", "storefront", "shop", "commissions", "referral",
+                      "adapters", "sandbox")
 
 
 def _pure_files() -> list[Path]:
@@ -50,3 +45,27 @@ def test_forbidden_import_detector_catches_a_violation(tmp_path: Path):
     sample = tmp_path / "bad.py"
     sample.write_text("from sqlalchemy import select\nimport flask\n")
     assert {"sqlalchemy", "flask"} <= _imports(sample)
+
+
+def test_shop_services_are_all_forbidden_to_pure_code():
+    services = {p.stem for p in (ROOT / "shop").glob("*.py") if p.stem != "__init__"}
+    assert services == {f.split(".", 1)[1] for f in FORBIDDEN if f.startswith("shop.")}
+
+
+def _loaded_by_core() -> list[str]:
+    """Top-level packages loaded (transitively) by importing every module under core/."""
+    script = (
+        "import importlib, pkgutil, sys, core\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print('\\n'.join(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_core_loads_no_flask_and_nothing_above_it():
+    loaded = set(_loaded_by_core())
+    assert "core" in loaded and "sqlalchemy" in loaded  # the probe did import core
+    assert not loaded & set(CORE_MUST_NOT_LOAD), sorted(loaded & set(CORE_MUST_NOT_LOAD))

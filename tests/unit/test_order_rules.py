@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.domain import order_rules as r
-from webapp.domain.addresses import AddressError, validate_address
+from shop.domain import order_rules as r
+from shop.domain.addresses import AddressError, validate_address
 
 
 def test_allowed_and_refused_transitions():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.domain import order_rules as r
-from webapp.services.order_status import may_become
+from shop.domain import order_rules as r
+from shop.order_status import may_become
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_only_refunded_and_cancelled_orders_can_never_complete():
 
 def test_no_service_writes_an_order_status_outside_the_guarded_helper():
     writers = []
-    for folder in ("webapp/services", "webapp/chat", "webapp/http", "commissions", "referral",
+    for folder in ("shop", "storefront", "webapp/http", "commissions", "referral",
                    "workers"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             if path.name == "order_status.py":

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp.domain.refund_rules import (
+from shop.domain.refund_rules import (
     LineRequest,
     LineState,
     OrderState,

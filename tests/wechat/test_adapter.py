@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.wechat.messages import (
+    Refused,
+    check_query,
+    parse_fields,
+    read_message,
+    render_reply,
+    sign,
+)
+from adapters.wechat.messages.crypto import AesKeys, valid_aes_key
+from adapters.wechat.messages.replies import cdata
+from adapters.wechat.messages.signature import signature_matches
 from bots.messages import ArticleReply, TextReply
-from bots.wechat import Refused, check_query, parse_fields, read_message, render_reply, sign
-from bots.wechat.crypto import AesKeys, valid_aes_key
-from bots.wechat.replies import cdata
-from bots.wechat.signature import signature_matches
-from tests.wechat.support import (
+from tests.support.wechat_messages import (
     AES_KEY,
     APP_ID,
     BILLION_LAUGHS,

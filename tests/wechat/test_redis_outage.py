@@ -25,14 +25,15 @@ from sqlalchemy import func, select
 from bots.dialogue.keys import MENU_CART, MENU_HELP
 from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, TextReply
-from tests.integration.test_payments_support import (
-    fresh,
-    install_fake_gateway,
-    place_order,
-    signed_pay_notify,
-)
+from core.models import Order, OrderStatus, User
+from storefront import turns
+from storefront.lua import Lua, ScriptLine
+from storefront.outage import language_of, outage_replies
+from tests.support.db import fresh
+from tests.support.factories import place_order
 from tests.support.live_server import reserve_port
-from tests.wechat.support import (
+from tests.support.payments import install_fake_gateway, signed_pay_notify
+from tests.support.wechat_messages import (
     ACCOUNT,
     AES_KEY,
     APP_ID,
@@ -46,11 +47,7 @@ from tests.wechat.support import (
     text_xml,
     wx_sign,
 )
-from webapp.chat.lua import Lua, ScriptLine
-from webapp.chat.outage import language_of, outage_replies
 from webapp.extensions import db
-from webapp.http import wechat
-from webapp.models import Order, OrderStatus, User
 
 # Far above what a failing Redis costs (about a millisecond when refused, one socket
 # timeout when hung) and still inside WeChat's 5 s; never the point of a test.
@@ -107,9 +104,9 @@ def own_redis() -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def outage_app(make_test_app: Any, own_redis: OwnRedis) -> Iterator[Flask]:
+def outage_app(make_app: Any, own_redis: OwnRedis) -> Iterator[Flask]:
     """The real storefront on SQLite and on ``own_redis``; plaintext and safe mode accepted."""
-    app = make_test_app(
+    app = make_app(
         REDIS_URL=own_redis.url,
         WECHAT_TOKEN=TOKEN,
         WECHAT_APP_ID=APP_ID,
@@ -120,7 +117,7 @@ def outage_app(make_test_app: Any, own_redis: OwnRedis) -> Iterator[Flask]:
     with app.app_context():
         db.create_all()
         yield app
-        wechat.shutdown_turns(app)
+        turns.shutdown_turns(app)
         db.session.remove()
         db.engine.dispose()
 
@@ -284,12 +281,12 @@ def test_redis_stopping_during_a_turn_still_answers_the_turn(
         return turn
 
     if path == "quick":
-        monkeypatch.setattr(wechat, "storefront_quick", lose_redis_after(wechat.storefront_quick))
+        monkeypatch.setattr(turns, "storefront_quick", lose_redis_after(turns.storefront_quick))
     else:
-        monkeypatch.setattr(wechat, "storefront_quick", lambda *args: None)
-        monkeypatch.setattr(wechat, "storefront_respond",
-                            lose_redis_after(wechat.storefront_respond))
-    with caplog.at_level(logging.WARNING, logger="webapp.http.wechat"):
+        monkeypatch.setattr(turns, "storefront_quick", lambda *args: None)
+        monkeypatch.setattr(turns, "storefront_respond",
+                            lose_redis_after(turns.storefront_respond))
+    with caplog.at_level(logging.WARNING, logger="storefront.turns"):
         _, reply, _ = _send(client, text_xml("帮助", openid="o-mid"), "safe")
     assert ran == [path]
     assert _text_reply(reply, "o-mid") == say("zh", "help")

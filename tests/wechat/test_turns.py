@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bots.messages import TextReply
-from tests.wechat.support import AES_KEY, event_xml, fields, open_reply, post, text_xml
-from webapp.chat import dedupe
+from storefront import dedupe
+from tests.support.wechat_messages import AES_KEY, event_xml, fields, open_reply, post, text_xml
 from webapp.redis_conn import get_redis
 
 
@@ -140,12 +140,12 @@ def test_a_single_reply_sends_nothing_else(wx, storefront, outbound):
 
 
 def test_customer_service_failure_is_logged_not_raised(wx, storefront, monkeypatch, caplog):
-    from webapp.http import wechat
+    from storefront import turns
 
     def broken(openid, replies, reason, key):
         raise ConnectionError("45015 over quota")
 
-    monkeypatch.setattr(wechat, "send_customer_service", broken)
+    monkeypatch.setattr(turns, "send_customer_service", broken)
     storefront.answer = lambda i: [TextReply("one"), TextReply("two")]
     assert fields(post(wx, text_xml("x")).get_data(as_text=True))["Content"] == "one"
     deadline = time.monotonic() + 5
@@ -167,8 +167,8 @@ def test_a_slow_failing_turn_apologises_later(short_deadline, storefront, outbou
 
 def test_the_real_storefront_answers_through_the_webhook(app):
     """No fakes: the webhook drives the storefront the other helpers built."""
-    from tests.wechat.support import APP_ID, TOKEN, message_xml
-    from webapp.http import wechat
+    from storefront import turns
+    from tests.support.wechat_messages import APP_ID, TOKEN, message_xml
 
     app.config.update(WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID)
     client = app.test_client()
@@ -183,7 +183,7 @@ def test_the_real_storefront_answers_through_the_webhook(app):
             if resp.data != b"success":
                 fields(resp.get_data(as_text=True))
     finally:
-        wechat.shutdown_turns(app)
+        turns.shutdown_turns(app)
 
 
 def test_turn_records_outlive_the_replay_window(wx_app, wx, storefront):
@@ -193,7 +193,7 @@ def test_turn_records_outlive_the_replay_window(wx_app, wx, storefront):
 
 
 def test_a_message_opens_the_customer_service_window_once(wx, storefront):
-    from webapp.chat.outbound import claim_quota
+    from storefront.outbound import claim_quota
 
     assert claim_quota("o-window-1") == "no_window"
     for _ in range(2):  # WeChat's retry of the same MsgId counts once
@@ -206,7 +206,7 @@ def test_a_message_opens_the_customer_service_window_once(wx, storefront):
 
 
 def test_begin_claims_once_and_notes_only_for_the_owner(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     note = interaction_note("o-begin-1", "text", now=1000.0)
@@ -221,7 +221,7 @@ def test_begin_claims_once_and_notes_only_for_the_owner(app):
 
 
 def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     mine = dedupe.nonce_binding("1", "n-begin", b"mine", 60)
@@ -238,7 +238,7 @@ def test_begin_refuses_a_replayed_nonce_before_claiming_or_noting(app):
 
 
 def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
-    from webapp.chat.outbound import _quota_key, interaction_note
+    from storefront.outbound import _quota_key, interaction_note
 
     conn = get_redis()
     conn.set(_quota_key("o-begin-3"), "not a hash")  # HSET fails with WRONGTYPE
@@ -253,7 +253,7 @@ def test_broken_quota_bookkeeping_does_not_stop_the_claim(app):
 
 
 def _store():
-    from webapp.chat.state_store import StateStore
+    from storefront.state_store import StateStore
 
     return StateStore(get_redis(), ttl_seconds=3600)
 
@@ -335,24 +335,24 @@ def test_the_saved_state_is_what_the_engine_would_write(app):
 @pytest.fixture
 def no_pool(monkeypatch):
     """Fail any use of the turn pool (the quick path must not need it)."""
-    from webapp.http import wechat
+    from storefront import turns
 
     def refuse(app):
         raise AssertionError("the turn pool was used")
 
-    monkeypatch.setattr(wechat, "_pool", refuse)
+    monkeypatch.setattr(turns, "_pool", refuse)
 
 
 def test_a_quick_answer_is_given_in_the_request_and_released_with_the_record(
         wx, storefront, no_pool):
-    from webapp.http import wechat
+    from storefront import turns
 
     storefront.quick = True
     xml = text_xml("菜单", msg_id=2001, openid="o-quick-1")
     first = post(wx, xml)
     assert fields(first.get_data(as_text=True))["Content"].startswith("text:菜单")
     assert storefront.held[0] is not None  # the conversation taken with the claim
-    wechat.script_line(wx.application).settle()  # the last script is not waited for
+    turns.script_line(wx.application).settle()  # the last script is not waited for
     assert get_redis().get("chat:lock:o-quick-1") is None
     assert post(wx, xml).data == first.data  # WeChat's retry: the same answer, no new turn
     assert len(storefront.calls) == 1
@@ -380,13 +380,13 @@ def test_a_declined_quick_answer_runs_in_the_pool_holding_the_users_lock(wx, sto
 
 
 def test_a_failing_quick_path_falls_back_to_the_pool(wx, storefront, monkeypatch, caplog):
-    from webapp.http import wechat
+    from storefront import turns
 
     def broken(openid, inbound, held):
         held.save(object())  # whatever it did is forgotten
         raise RuntimeError("quick path bug")
 
-    monkeypatch.setattr(wechat, "storefront_quick", broken)
+    monkeypatch.setattr(turns, "storefront_quick", broken)
     resp = post(wx, text_xml("x", openid="o-quick-4"))
     assert fields(resp.get_data(as_text=True))["Content"].startswith("text:x")
     assert len(storefront.calls) == 1 and "quick path bug" in caplog.text

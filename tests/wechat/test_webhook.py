@@ -9,7 +9,9 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from bots.messages import ArticleReply, InboundKind, TextReply
-from tests.wechat.support import (
+from core.models import User
+from storefront import turns
+from tests.support.wechat_messages import (
     ACCOUNT,
     AES_KEY,
     BILLION_LAUGHS,
@@ -28,8 +30,6 @@ from tests.wechat.support import (
     wx_sign,
 )
 from webapp.extensions import db
-from webapp.http import wechat
-from webapp.models import User
 
 
 @pytest.fixture
@@ -131,10 +131,11 @@ def test_bad_signed_query_is_refused(wx, storefront, query_change, status):
 
 def test_signed_query_replayed_with_another_body_is_refused(wx, storefront):
     query = signed_query()
-    first = wx.post("/wechat", query_string=query, data=text_xml("mine", msg_id=1))
+    body = text_xml("mine", msg_id=1)  # built once: CreateTime must not tick between posts
+    first = wx.post("/wechat", query_string=query, data=body)
     assert first.status_code == 200
     # WeChat's own retry (same body) is fine; a different body under the same signature is not.
-    again = wx.post("/wechat", query_string=query, data=text_xml("mine", msg_id=1))
+    again = wx.post("/wechat", query_string=query, data=body)
     assert again.status_code == 200 and again.data == first.data
     forged = wx.post("/wechat", query_string=query, data=text_xml("forged", msg_id=2))
     assert forged.status_code == 403
@@ -222,9 +223,9 @@ def test_every_message_and_event_gets_a_valid_answer(wx, storefront, xml, expect
 
 
 def test_the_real_storefront_records_the_user_and_their_subscription(wx, wx_app, monkeypatch):
-    from webapp.chat.storefront import respond
+    from storefront.storefront import respond
 
-    monkeypatch.setattr(wechat, "storefront_respond", respond)
+    monkeypatch.setattr(turns, "storefront_respond", respond)
 
     def subscribed() -> bool:
         db.session.rollback()

@@ -10,10 +10,10 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
-from tests.wechat_client.fake_wechat import FakeWeChat
+from adapters.wechat.client import ChatShopWeChatClient, client_from_config, wechat_client
+from adapters.wechat.token_store import REFRESH_AHEAD_SECONDS, STORAGE_PREFIX
+from tests.support.fake_wechat import FakeWeChat
 from webapp.redis_conn import get_redis
-from webapp.wechat.client import ChatShopWeChatClient, client_from_config, wechat_client
-from webapp.wechat.token_store import REFRESH_AHEAD_SECONDS, STORAGE_PREFIX
 
 
 def _new_client(app: Flask) -> ChatShopWeChatClient:
@@ -35,8 +35,8 @@ def test_client_is_configured_from_the_app(wx_app: Flask, fake: FakeWeChat):
     assert client.appid == wx_app.config["WECHAT_APP_ID"]
 
 
-def test_sandbox_mode_points_at_the_sandbox(make_test_app):
-    app = make_test_app(WECHAT_SANDBOX=True, PUBLIC_BASE_URL="http://shop.test")
+def test_sandbox_mode_points_at_the_sandbox(make_app):
+    app = make_app(WECHAT_SANDBOX=True, PUBLIC_BASE_URL="http://shop.test")
     client = client_from_config(app.config, get_redis(app))
     assert client.API_BASE_URL == "http://shop.test/sandbox/wechat/cgi-bin/"
 
@@ -131,8 +131,8 @@ def test_other_errors_are_not_retried(wx_app: Flask, fake: FakeWeChat):
     assert fake.token_calls == 1
 
 
-def test_a_refused_secret_is_reported_and_frees_the_lock(make_test_app, fake: FakeWeChat):
-    app = make_test_app(WECHAT_API_BASE_URL=fake.api_base_url, WECHAT_APP_SECRET="wrong-secret")
+def test_a_refused_secret_is_reported_and_frees_the_lock(make_app, fake: FakeWeChat):
+    app = make_app(WECHAT_API_BASE_URL=fake.api_base_url, WECHAT_APP_SECRET="wrong-secret")
     with app.app_context():
         get_redis().flushdb()
         client = _new_client(app)

@@ -5,9 +5,8 @@ import copy
 
 import pytest
 
-from bots.dialogue.keys import ALL_MENU_KEYS
-from webapp.wechat.menu import MenuInvalid, build_menu, check_menu
-from webapp.wechat.oauth import (
+from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
+from adapters.wechat.oauth import (
     authorize_base_url,
     authorize_url,
     new_state,
@@ -15,6 +14,7 @@ from webapp.wechat.oauth import (
     oauth_client,
     state_is_valid,
 )
+from bots.dialogue.keys import ALL_MENU_KEYS
 
 BASE = "https://shop.example.com"
 

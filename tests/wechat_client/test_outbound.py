@@ -9,8 +9,7 @@ from flask import Flask
 from rq import Queue
 
 from bots.messages import ArticleReply, InboundKind, TextReply
-from tests.wechat_client.fake_wechat import FakeWeChat
-from webapp.chat.outbound import (
+from storefront.outbound import (
     EVENT_LIMIT,
     MESSAGE_LIMIT,
     TransientSendError,
@@ -21,6 +20,7 @@ from webapp.chat.outbound import (
     note_user_interaction,
     send_customer_service,
 )
+from tests.support.fake_wechat import FakeWeChat
 from webapp.redis_conn import get_redis
 from workers.queues import NOTIFICATIONS
 
@@ -166,8 +166,8 @@ def test_a_network_error_resumes_where_it_stopped(wx_app: Flask, fake: FakeWeCha
     assert deliver_now(USER, _texts(3), delivery_id="d1", now=T0 + 4).outcomes == []
 
 
-def test_unreachable_wechat_is_transient(make_test_app):
-    app = make_test_app(WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",
+def test_unreachable_wechat_is_transient(make_app):
+    app = make_app(WECHAT_API_BASE_URL="http://127.0.0.1:9/cgi-bin/",
                         WECHAT_HTTP_TIMEOUT_SECONDS=1)
     with app.app_context():
         get_redis().flushdb()

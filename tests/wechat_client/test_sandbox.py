@@ -8,19 +8,19 @@ from collections.abc import Callable
 import requests
 
 import webapp.cli
+from adapters.wechat.client import client_from_config, wechat_client
+from adapters.wechat.menu import build_menu
 from bots.messages import ArticleReply, TextReply
-from tests.support.live_server import LiveSandbox
-from webapp.chat.outbound import (
+from sandbox import oa
+from storefront.outbound import (
     MESSAGE_LIMIT,
     delivery_log,
     note_payment,
     note_user_interaction,
     send_customer_service,
 )
+from tests.support.live_server import LiveSandbox
 from webapp.redis_conn import get_redis
-from webapp.sandbox import oa
-from webapp.wechat.client import client_from_config, wechat_client
-from webapp.wechat.menu import build_menu
 
 
 def _follower(nickname: str = "小明") -> str:
@@ -59,7 +59,7 @@ def test_eight_processes_share_one_sandbox_token(live_oa: LiveSandbox):
     assert oa.tokens_issued() == 1
 
 
-def test_a_token_replaced_elsewhere_is_renewed_once(make_test_app, live_oa: LiveSandbox):
+def test_a_token_replaced_elsewhere_is_renewed_once(make_app, live_oa: LiveSandbox):
     openid = _follower()
     client = wechat_client()
     assert client.access_token
@@ -151,9 +151,9 @@ def test_menu_show_prints_the_menu(live_oa: LiveSandbox):
     assert oa.current_menu() is None
 
 
-def test_menu_push_reports_a_refusal(make_test_app, live_oa: LiveSandbox):
+def test_menu_push_reports_a_refusal(make_app, live_oa: LiveSandbox):
     # Another app with a wrong secret, calling the served sandbox.
-    wrong = make_test_app(
+    wrong = make_app(
         WECHAT_API_BASE_URL=live_oa.app.config["WECHAT_API_BASE_URL"],
         WECHAT_APP_SECRET="not-the-secret",
     )

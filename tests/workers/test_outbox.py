@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import redis
 
+from core.journal import announce
+from core.models import OutboxMessage
 from webapp.extensions import db
-from webapp.models import OutboxMessage
 from webapp.redis_conn import get_redis
-from webapp.services.journal import announce
 from workers import jobs, outbox
 from workers.outbox import OutboxHandler, relay_outbox
 from workers.queues import DEFAULT, NOTIFICATIONS, enqueue_once, get_queue

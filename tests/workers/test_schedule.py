@@ -9,13 +9,13 @@ import pytest
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from core.clock import utcnow
+from core.models import Order, OrderStatus, Sku
+from shop import checkout
+from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
-from webapp.domain.addresses import validate_address
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, Sku
-from webapp.models.base import utcnow
 from webapp.redis_conn import get_redis
-from webapp.services import checkout
 from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
 from workers.runner import (
     RoutineJobFilter,

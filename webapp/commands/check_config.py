@@ -11,7 +11,7 @@ import os
 
 import click
 
-from webapp.config_check import (
+from core.settings_check import (
     Finding,
     check_settings,
     fatal_findings,
@@ -22,8 +22,8 @@ from webapp.config_check import (
 
 def _settings() -> tuple[dict[str, object] | None, str | None]:
     """The app's settings from the environment, or why they cannot even be read."""
+    from core.settings import build_config
     from webapp import _instance_path
-    from webapp.config import build_config
 
     try:
         return build_config(_instance_path() or os.path.abspath("instance"), None), None

@@ -25,7 +25,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
-from webapp.config import DEV_WECHAT_ENCODING_AES_KEY
+from core.settings import DEV_WECHAT_ENCODING_AES_KEY
 
 MAX_RESTARTS = 3
 STOP_TIMEOUT_SECONDS = 20.0
@@ -90,7 +90,7 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-# A demo-only EncodingAESKey (refused outside sandbox mode by webapp.config_check).
+# A demo-only EncodingAESKey (refused outside sandbox mode by core.settings_check).
 DEMO_ENCODING_AES_KEY = DEV_WECHAT_ENCODING_AES_KEY
 
 
@@ -116,12 +116,12 @@ def _prepare_database() -> str | None:
     from flask_migrate import upgrade
     from sqlalchemy import select
 
+    from core.models import Role, User, UserRole
+    from shop.auth import issue_token
     from webapp import MIGRATIONS_DIR
     from webapp.commands.seed import print_tokens
     from webapp.extensions import db
-    from webapp.models import Role, User, UserRole
     from webapp.seed import TOKEN_LABEL, seed_demo, shop_is_empty
-    from webapp.services.auth import issue_token
 
     upgrade(directory=MIGRATIONS_DIR)
     token: str | None = None
@@ -247,7 +247,7 @@ def _demo_app(sandbox: bool) -> Flask:
 
     With the sandbox (the default) the parent runs in sandbox mode too, so the
     development values are fine; with ``--no-sandbox`` it faces the production
-    checks of ``webapp.config_check`` like any other command.
+    checks of ``core.settings_check`` like any other command.
     """
     if current_app:
         return current_app._get_current_object()  # type: ignore[attr-defined]

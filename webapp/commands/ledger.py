@@ -38,7 +38,7 @@ def check_command() -> None:
 def replay_command(order_ident: str) -> None:
     """Recompute an order's money from its events and show any difference; exit 1 if any."""
     from commissions.replay import find_order, replay_order
-    from webapp.errors import DomainError
+    from core.errors import DomainError
     from webapp.extensions import db
 
     try:

@@ -14,8 +14,8 @@ def orders_group() -> None:
 @with_appcontext
 def expire_command() -> None:
     """Cancel unpaid orders past their payment deadline and release their stock."""
+    from shop.orders import cancel_expired_orders
     from webapp.extensions import db
-    from webapp.services.orders import cancel_expired_orders
 
     count = cancel_expired_orders(db.session)
     click.echo(f"cancelled {count} expired order(s)")
@@ -25,8 +25,8 @@ def expire_command() -> None:
 @with_appcontext
 def autocomplete_command() -> None:
     """Complete shipped orders whose buyer did not confirm within AUTO_COMPLETE_DAYS."""
+    from shop.orders import auto_complete_orders
     from webapp.extensions import db
-    from webapp.services.orders import auto_complete_orders
 
     count = auto_complete_orders(db.session)
     click.echo(f"completed {count} order(s)")

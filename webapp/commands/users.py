@@ -18,9 +18,9 @@ def token_command(who: str, label: str) -> None:
     """Issue an API token for WHO (a user id or an openid); prints only the token."""
     from sqlalchemy import select
 
+    from core.models import User
+    from shop.auth import issue_token
     from webapp.extensions import db
-    from webapp.models import User
-    from webapp.services.auth import issue_token
 
     user = db.session.scalar(select(User).where(User.openid == who))
     if user is None and who.isdigit():
@@ -39,8 +39,8 @@ def list_command(role: str | None) -> None:
     """List users: id, roles, supplier, openid, nickname."""
     from sqlalchemy import select
 
+    from core.models import User, UserRole
     from webapp.extensions import db
-    from webapp.models import User, UserRole
 
     stmt = select(User).order_by(User.id)
     if role:

@@ -24,7 +24,7 @@ def menu_group() -> None:
 @with_appcontext
 def show_command() -> None:
     """Print the menu that ``push`` would send, as JSON."""
-    from webapp.wechat.menu import build_menu, check_menu
+    from adapters.wechat.menu import build_menu, check_menu
 
     menu = build_menu(current_app.config["PUBLIC_BASE_URL"])
     check_menu(menu)
@@ -35,8 +35,8 @@ def show_command() -> None:
 @with_appcontext
 def push_command() -> None:
     """Build the custom menu and push it to WeChat (menu/create)."""
-    from webapp.wechat.client import wechat_client
-    from webapp.wechat.menu import MenuInvalid, build_menu, check_menu
+    from adapters.wechat.client import wechat_client
+    from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
 
     config = current_app.config
     menu = build_menu(config["PUBLIC_BASE_URL"])

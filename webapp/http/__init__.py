@@ -1,7 +1,11 @@
 """HTTP entry points: health, REST API, WeChat callbacks and (in sandbox mode) the sandbox."""
 from __future__ import annotations
 
+import functools
+
 from flask import Flask
+
+from webapp.redis_conn import get_redis
 
 
 def register_http(app: Flask) -> None:
@@ -24,6 +28,7 @@ def register_http(app: Flask) -> None:
     app.register_blueprint(h5.blp)
 
     if app.config.get("WECHAT_SANDBOX"):
-        from webapp.sandbox import register_sandbox
+        from sandbox import register_sandbox  # only in sandbox mode
 
-        register_sandbox(app)
+        # The sandbox keeps its state in the app's Redis, reached through the app's client.
+        register_sandbox(app, redis_factory=functools.partial(get_redis, app))

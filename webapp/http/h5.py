@@ -32,23 +32,23 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from adapters.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
+from adapters.wechat.oauth import state_is_valid as oauth_state_is_valid
 from bots.dialogue.texts import mask_phone
 from commissions.money import format_yuan
+from core.actors import Actor
+from core.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentGatewayError
+from core.models import Order, OrderStatus, User
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
 from referral.domain.codes import normalise_invite_code
 from referral.domain.rules import BindingSource, Refusal
 from referral.qrcodes import cached_qr_code
-from webapp.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentGatewayError
+from shop.identity import ensure_wechat_user, user_for_openid
+from shop.orders import find_order_by_number
+from shop.payments import start_payment
 from webapp.extensions import db
-from webapp.models import Order, OrderStatus, User
-from webapp.services.actors import Actor
-from webapp.services.identity import ensure_wechat_user, user_for_openid
-from webapp.services.orders import find_order_by_number
-from webapp.services.payments import start_payment
 from webapp.sessions import ISSUED_AT
-from webapp.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
-from webapp.wechat.oauth import state_is_valid as oauth_state_is_valid
 
 log = logging.getLogger(__name__)
 

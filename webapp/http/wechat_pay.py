@@ -11,11 +11,11 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from adapters.wechat.pay_notify import MAX_NOTIFY_BYTES, NotifyOutcome, ack_xml
+from core.uow import DbSession
+from shop.payments import apply_pay_notify
+from shop.refunds import apply_refund_notify
 from webapp.extensions import db
-from webapp.payments.notify import MAX_NOTIFY_BYTES, NotifyOutcome, ack_xml
-from webapp.services.payments import apply_pay_notify
-from webapp.services.refunds import apply_refund_notify
-from webapp.services.uow import DbSession
 
 blp = Blueprint("wechat_pay", __name__)
 

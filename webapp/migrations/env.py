@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 from flask import current_app
 
-from webapp.models.base import UTCDateTime
+from core.models.base import UTCDateTime
 
 logger = logging.getLogger("alembic.env")
 config = context.config

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import select
 
-from webapp.models import (
+from core.actors import Actor
+from core.models import (
     Category,
     Distributor,
     DistributorTier,
@@ -25,6 +26,9 @@ from webapp.models import (
     User,
     UserRole,
 )
+from core.uow import DbSession, unit_of_work
+from shop.auth import issue_token
+from shop.catalogue import SkuDraft, create_product
 from webapp.seed.data import (
     BINDINGS,
     CATEGORIES,
@@ -37,10 +41,6 @@ from webapp.seed.data import (
     PersonSeed,
 )
 from webapp.seed.images import write_product_image
-from webapp.services.actors import Actor
-from webapp.services.auth import issue_token
-from webapp.services.catalogue import SkuDraft, create_product
-from webapp.services.uow import DbSession, unit_of_work
 
 TOKEN_LABEL = "seed demo"
 
@@ -103,7 +103,7 @@ def _console_user(
 
 
 def _follower(session: DbSession, report: SeedReport, person: PersonSeed) -> User:
-    from webapp.services.addresses import add_address
+    from shop.addresses import add_address
 
     user = session.scalar(select(User).where(User.openid == person.openid))
     if user is not None:

@@ -8,10 +8,10 @@ from typing import Any, NoReturn, cast
 from flask import request
 from flask_smorest import Api, Blueprint, abort
 
+from core.actors import Actor
+from core.models import Role
+from shop.auth import user_for_token
 from webapp.extensions import db
-from webapp.models import Role
-from webapp.services.actors import Actor
-from webapp.services.auth import user_for_token
 
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]

@@ -11,6 +11,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from core.actors import Actor
+from core.models import Order
+from shop import addresses, cart, checkout, orders
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -24,9 +27,6 @@ from webapp.http.api.schemas.buyer import (
     CheckoutSchema,
 )
 from webapp.http.api.schemas.orders import BuyerOrderSchema
-from webapp.models import Order
-from webapp.services import addresses, cart, checkout, orders
-from webapp.services.actors import Actor
 
 blp = ChatShopBlueprint(
     "buyer", __name__, url_prefix="/api/v1", description="Buyers: cart, addresses, orders"

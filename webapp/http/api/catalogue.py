@@ -6,6 +6,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from shop import catalogue
 from webapp.extensions import db
 from webapp.http.api.common import ChatShopBlueprint, paginate
 from webapp.http.api.schemas.catalogue import (
@@ -13,7 +14,6 @@ from webapp.http.api.schemas.catalogue import (
     ProductQuerySchema,
     PublicProductSchema,
 )
-from webapp.services import catalogue
 
 blp = ChatShopBlueprint(
     "catalogue", __name__, url_prefix="/api/v1", description="The shop's public catalogue"

@@ -14,11 +14,11 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import func, select
 
 from commissions.plan_store import active_plan, rules_of, save_plan
+from core.models import CommissionPlanVersion, Role
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.commission_plans import PlanVersionCreateSchema, PlanVersionSchema
-from webapp.models import CommissionPlanVersion, Role
 
 blp = ChatShopBlueprint(
     "commission_plans",

@@ -6,6 +6,9 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from core.models import Role
+from shop import administration, orders
+from shop.administration import GRANTABLE_ROLES, OrderFilter
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -20,9 +23,6 @@ from webapp.http.api.schemas.operator import (
     UserSchema,
 )
 from webapp.http.api.schemas.orders import OperatorOrderSchema, OrderDossierSchema
-from webapp.models import Role
-from webapp.services import administration, orders
-from webapp.services.administration import GRANTABLE_ROLES, OrderFilter
 
 blp = ChatShopBlueprint(
     "operator",

@@ -1,8 +1,8 @@
 """Payments and refunds API: the buyer starts paying; operators (or the buyer) refund.
 
 Thin views: parse with marshmallow, call one service, render. The refund
-rules (who, how much) are in ``webapp.services.refunds`` and
-``webapp.domain.refund_rules``.
+rules (who, how much) are in ``shop.refunds`` and
+``shop.domain.refund_rules``.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from commissions.bounds import MAX_QUANTITY
+from core.actors import Actor
+from shop import payments, refunds
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint
 from webapp.http.api.schemas.common import fen_field, id_field, text_field
 from webapp.http.api.schemas.orders import OrderRefundSchema
-from webapp.services import payments, refunds
-from webapp.services.actors import Actor
 
 blp = ChatShopBlueprint(
     "payments", __name__, url_prefix="/api/v1", description="Payments and refunds"

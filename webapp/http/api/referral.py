@@ -16,6 +16,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
+from core.models import Distributor
 from referral import binding, distributors, links, queries, tree
 from referral.domain.rules import BindingSource, DistributorStatus
 from webapp.extensions import db
@@ -30,7 +31,6 @@ from webapp.http.api.schemas.referral import (
     TeamStatsSchema,
     UplineSchema,
 )
-from webapp.models import Distributor
 
 blp = ChatShopBlueprint(
     "referral",

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
+from core.models import Role, User
 from referral import binding, distributors, queries, settings, tree
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
@@ -33,7 +34,6 @@ from webapp.http.api.schemas.referral import (
     UserReferralQuerySchema,
     UserReferralSchema,
 )
-from webapp.models import Role, User
 
 blp = ChatShopBlueprint(
     "referral_operator",

@@ -19,6 +19,7 @@ from flask.views import MethodView
 
 from commissions import reports
 from commissions.reports import Period
+from core.models import Role
 from webapp.extensions import db
 from webapp.http.api.auth import protected
 from webapp.http.api.common import ChatShopBlueprint
@@ -32,7 +33,6 @@ from webapp.http.api.schemas.reports import (
     TopDistributorsQuerySchema,
     TopDistributorsSchema,
 )
-from webapp.models import Role
 
 blp = ChatShopBlueprint(
     "reports",

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from commissions import supplier_settlement as settlement
+from core.models import Role
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -23,7 +24,6 @@ from webapp.http.api.schemas.settlements import (
     SupplierSettlementDetailSchema,
     SupplierSettlementSchema,
 )
-from webapp.models import Role
 
 blp = ChatShopBlueprint(
     "settlements",

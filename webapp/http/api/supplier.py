@@ -10,7 +10,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from webapp.errors import NotFound
+from core.errors import NotFound
+from core.models import Order, Product, Role
+from shop import catalogue, orders
+from shop.catalogue import SkuDraft
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -31,9 +34,6 @@ from webapp.http.api.schemas.orders import (
     SupplierOrderSchema,
     supplier_order_view,
 )
-from webapp.models import Order, Product, Role
-from webapp.services import catalogue, orders
-from webapp.services.catalogue import SkuDraft
 
 blp = ChatShopBlueprint(
     "supplier",

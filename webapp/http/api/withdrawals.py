@@ -14,6 +14,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from commissions import payouts
 from commissions import withdrawals as wd
+from core.models import Role
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -25,7 +26,6 @@ from webapp.http.api.schemas.withdrawals import (
     WithdrawalRequestSchema,
     WithdrawalSchema,
 )
-from webapp.models import Role
 
 blp = ChatShopBlueprint(
     "withdrawals",

@@ -6,8 +6,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from commissions.bounds import MAX_QUANTITY
+from core.models import OrderStatus
 from webapp.http.api.schemas.common import id_field, text_field
-from webapp.models import OrderStatus
 
 # Above any configured per-line limit: the service applies the configured one.
 QUANTITY_CEILING = MAX_QUANTITY

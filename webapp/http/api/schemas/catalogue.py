@@ -6,8 +6,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from commissions.bounds import MAX_ID, MAX_STOCK
+from core.models import ProductStatus
 from webapp.http.api.schemas.common import fen_field, id_field, query_id_field, text_field
-from webapp.models import ProductStatus
 
 STATUSES = [str(s) for s in ProductStatus]
 

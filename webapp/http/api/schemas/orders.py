@@ -6,8 +6,8 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from bots.dialogue.texts import mask_phone
+from core.models import Order
 from webapp.http.api.schemas.common import text_field
-from webapp.models import Order
 
 
 class MaskedPhone(fields.String):

@@ -1,0 +1,1 @@
+"""The hostile-input corpus: cases, their runner and the known-failure registry."""

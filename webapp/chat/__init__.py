@@ -1,1 +1,0 @@
-"""The chat storefront's application side: dialogue state, intents, outbound messages."""

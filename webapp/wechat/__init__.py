@@ -1,1 +1,0 @@
-"""WeChat official-account integration: API client, webhook protocol, OAuth."""
