@@ -29,8 +29,9 @@ demo: install ## run the demo shop: web, worker, embedded Redis and the WeChat s
 services: ## make sure PostgreSQL's server programs are present for the tests
 	@bash scripts/ensure-test-services.sh
 
-test: install services ## lint, type-check, then the whole suite (SQLite, PostgreSQL, real Redis)
+test: install services ## lint, layer contracts, type-check, then the whole suite (SQLite, PostgreSQL, real Redis)
 	$(BIN)/ruff check $(CODE) tests bench
+	$(BIN)/lint-imports
 	$(BIN)/mypy $(CODE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -40,8 +41,9 @@ test-fast: install ## unit tests only
 bench: install services ## benchmarks; each prints a last line `RESULT key=value ...`
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-lint: install ## ruff
+lint: install ## ruff and the layer contracts (import-linter)
 	$(BIN)/ruff check $(CODE) tests bench
+	$(BIN)/lint-imports
 
 typecheck: install ## mypy
 	$(BIN)/mypy $(CODE)
