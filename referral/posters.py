@@ -55,6 +55,7 @@ from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import update
 from wechatpy.exceptions import WeChatClientException
 
+from adapters.wechat.client import kept_client
 from core.clock import utcnow
 from core.errors import DomainError
 from core.models import Distributor, User
@@ -64,6 +65,8 @@ from referral.qrcodes import NotActiveDistributor, QrCode
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 POSTER_SIZE = (750, 1334)  # a phone screen's proportions; WeChat shows it full width
 HEADER_HEIGHT = 330
@@ -619,9 +622,7 @@ def send_poster(session: DbSession, user_id: int, openid: str, *,
         log.warning("poster for user %s refused: openid does not belong to them", user_id)
         return 0
     if client is None:
-        from adapters.wechat.client import wechat_client
-
-        client = wechat_client(app)
+        client = kept_client(app.extensions, app.extensions[SETTINGS_KEY], get_redis(app))
     try:
         qr = qrcodes.ensure_qr_code(session, user_id, client=client)
     except NotActiveDistributor as exc:

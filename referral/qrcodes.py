@@ -48,6 +48,7 @@ from sqlalchemy import update
 from wechatpy.client.api.qrcode import WeChatQRCode
 from wechatpy.exceptions import WeChatClientException
 
+from adapters.wechat.client import kept_client
 from core.clock import utcnow
 from core.errors import Conflict, DomainError
 from core.journal import audit
@@ -58,6 +59,8 @@ from referral.domain.rules import DistributorStatus
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 PERMANENT_ACTION = "QR_LIMIT_STR_SCENE"
 TEMPORARY_ACTION = "QR_STR_SCENE"
@@ -224,11 +227,9 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
     cached = _usable(record, api_base)
     if cached is not None:
         return cached
-    if client is None:
-        from adapters.wechat.client import wechat_client
-
-        client = wechat_client(app)
     conn = get_redis(app)
+    if client is None:
+        client = kept_client(app.extensions, app.extensions[SETTINGS_KEY], conn)
     # Long enough for both WeChat calls (permanent, then the fallback) and the write.
     lease = 2 * float(app.config.get("WECHAT_HTTP_TIMEOUT_SECONDS") or 5) + 5
     lock = conn.lock(f"chatshop:referral:qr:lock:{user_id}", timeout=lease,

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, PayNotice, check_trade_query
-from adapters.wechat.pay_v2 import GatewayError, pay_gateway
+from adapters.wechat.pay_v2 import GatewayError, PayGateway, kept_gateway
 from commissions.accrual import book_late_payment, book_paid_order
 from core.actors import Actor
 from core.clock import utcnow
@@ -116,7 +116,7 @@ def start_payment(
     except IntegrityError:
         # Another request created the payment row first; use theirs.
         info = _prepare_payment(session, actor, order_id)
-    gateway = pay_gateway()
+    gateway = app_pay_gateway()
     prepay_id = info["prepay_id"]
     if prepay_id is None:
         try:
@@ -259,7 +259,7 @@ def _raw_text(raw: bytes | str) -> str:
 def apply_pay_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
     """Verify a WeChat payment notify and apply it once; refused notifies change nothing."""
     try:
-        notice, _ = pay_gateway().parse_pay_notify(raw_xml)
+        notice, _ = app_pay_gateway().parse_pay_notify(raw_xml)
     except NotifyRejected as exc:
         log.warning("pay notify refused: %s", exc.reason)
         return NotifyOutcome(False, "invalid notify")
@@ -301,7 +301,7 @@ def reconcile_payment(session: DbSession, order_id: int) -> str:
     payment_id, payment_status, transaction_id, number, order_status = row
     if payment_status != PaymentStatus.PENDING or transaction_id:
         return "settled"
-    gateway = pay_gateway()
+    gateway = app_pay_gateway()
     try:
         answer = gateway.query_order(number)
     except GatewayError as exc:
@@ -369,3 +369,8 @@ def reconcile_pending_payments(
         except Exception:  # noqa: BLE001 - one bad payment must not stop the others
             log.exception("reconciling the payment of order %s failed", order_id)
     return paid
+
+
+def app_pay_gateway() -> PayGateway:
+    """The app's pay gateway (kept per app; until the callers pass it in)."""
+    return kept_gateway(current_app.extensions, current_app.extensions["chatshop.settings"])

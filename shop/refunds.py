@@ -39,10 +39,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, RefundNotice, fen
-from adapters.wechat.pay_v2 import GatewayError, pay_gateway
+from adapters.wechat.pay_v2 import GatewayError, PayGateway, kept_gateway
 from commissions.reversal import book_refund
 from core.actors import Actor
 from core.clock import utcnow
@@ -315,7 +316,7 @@ def submit_refund(session: DbSession, refund_id: int) -> str:
     if status != RefundStatus.PROCESSING:
         return str(status)
     try:
-        answer = pay_gateway().refund(
+        answer = app_pay_gateway().refund(
             out_trade_no=order_number,
             out_refund_no=out_refund_no,
             total_fen=total,
@@ -516,7 +517,7 @@ def _settle(session: DbSession, notice: RefundNotice, raw: str) -> NotifyOutcome
 def apply_refund_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
     """Decrypt, check and apply a WeChat refund notify; a repeated notify changes nothing."""
     try:
-        notice, fields = pay_gateway().parse_refund_notify(raw_xml)
+        notice, fields = app_pay_gateway().parse_refund_notify(raw_xml)
     except NotifyRejected as exc:
         log.warning("refund notify refused: %s", exc.reason)
         return NotifyOutcome(False, "invalid notify")
@@ -535,7 +536,7 @@ def reconcile_refund(session: DbSession, refund_id: int) -> str:
     if status != RefundStatus.PROCESSING:
         return str(status)
     try:
-        answer = pay_gateway().query_refund(out_refund_no)
+        answer = app_pay_gateway().query_refund(out_refund_no)
     except GatewayError as exc:
         if exc.code == "REFUNDNOTEXIST":
             return submit_refund(session, refund_id)
@@ -590,3 +591,8 @@ def reconcile_processing_refunds(
         except Exception:  # noqa: BLE001 - one bad refund must not stop the others
             log.exception("reconciling refund %s failed", refund_id)
     return settled
+
+
+def app_pay_gateway() -> PayGateway:
+    """The app's pay gateway (kept per app; until the callers pass it in)."""
+    return kept_gateway(current_app.extensions, current_app.extensions["chatshop.settings"])

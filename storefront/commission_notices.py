@@ -14,11 +14,15 @@ import logging
 import time
 from typing import Any
 
+import redis
+
 from bots.dialogue.texts import commission_message
 from bots.messages import TextReply
 from core.models import User
+from core.settings import Settings
 from core.uow import DbSession
-from webapp.redis_conn import get_redis
+from storefront.outbound import send_customer_service
+from storefront.state_store import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +43,9 @@ def _earned_key(user_id: int) -> str:
     return f"chat:commission:earned:{user_id}"
 
 
-def note_commission(payload: dict[str, Any]) -> int:
-    """Remember what an order earned each distributor; how many distributors were noted."""
-    conn = get_redis()
+def note_commission(conn: redis.Redis, payload: dict[str, Any]) -> int:
+    """Remember (in Redis, ``conn``) what an order earned each distributor; how many
+    distributors were noted."""
     order_id = int(payload["order_id"])
     noted = 0
     for earning in payload.get("earnings", []):
@@ -57,12 +61,11 @@ def note_commission(payload: dict[str, Any]) -> int:
     return noted
 
 
-def flush_commission_notices(session: DbSession, now: float | None = None) -> int:
+def flush_commission_notices(
+    session: DbSession, conn: redis.Redis, settings: Settings, now: float | None = None
+) -> int:
     """Send each distributor with new commission one summary message; how many were queued."""
-    from storefront.outbound import send_customer_service
-    from storefront.storefront import state_store
-
-    conn = get_redis()
+    store = StateStore(conn, settings.chat_state_ttl_seconds)
     take = conn.register_script(_TAKE)
     slot = int((now or time.time()) // 60)
     queued = 0
@@ -77,7 +80,7 @@ def flush_commission_notices(session: DbSession, now: float | None = None) -> in
         if user is None or not user.openid or not earned:
             conn.delete(batch_key)
             continue
-        lang = state_store().load(user.openid).lang
+        lang = store.load(user.openid).lang
         text = commission_message(lang, count=len(earned), total_fen=sum(earned.values()))
         send_customer_service(user.openid, [TextReply(text)], reason="commission",
                               key=f"commission-{user_id}-{slot}")

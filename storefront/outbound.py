@@ -37,11 +37,14 @@ from flask import Flask, current_app
 from rq import Retry
 from wechatpy.exceptions import WeChatClientException
 
+from adapters.wechat.client import kept_client
 from bots.messages import ArticleReply, Reply, TextReply
 from storefront.lua import Lua
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 MESSAGE_WINDOW_SECONDS = 48 * 3600
 MESSAGE_LIMIT = 5
@@ -366,9 +369,7 @@ def deliver_now(
     application = _app(app)
     conn = get_redis(application)
     if client is None:
-        from adapters.wechat.client import wechat_client
-
-        client = wechat_client(application)
+        client = kept_client(application.extensions, application.extensions[SETTINGS_KEY], conn)
     messages = [reply_to_message(r) for r in replies]
     report = DeliveryReport(delivery_id=delivery_id or uuid.uuid4().hex)
     progress = _progress_key(report.delivery_id)

@@ -124,17 +124,29 @@ def settle_matured_commissions() -> int:
 def note_commission_earned(payload: dict[str, Any]) -> int:
     """Outbox job for ``commission.earned``: remember it for the next batched chat message."""
     from storefront.commission_notices import note_commission
+    from webapp.clients import app_redis
 
     with app_context():
-        return note_commission(payload)
+        return note_commission(app_redis(), payload)
 
 
 def flush_commission_notices() -> int:
     """Send distributors one chat message each for the commission earned since the last run."""
     from storefront.commission_notices import flush_commission_notices as flush
+    from webapp.clients import app_redis, app_settings
 
     with app_context():
-        return flush(db.session)
+        return flush(db.session, app_redis(), app_settings())
+
+
+def send_paid_message(payload: dict[str, Any]) -> str | None:
+    """Outbox job for ``order.paid``: message the buyer that the payment arrived."""
+    from storefront.notifications import notify_paid
+    from webapp.clients import app_redis, app_settings
+
+    with app_context():
+        return notify_paid(db.session, app_redis(), app_settings(), int(payload["order_id"]),
+                           payload.get("paid_at"))
 
 
 def prepare_distributor_qr(payload: dict[str, Any]) -> bool:
@@ -161,8 +173,8 @@ def pay_withdrawal(withdrawal_id: int) -> str:
     Safe to run again: the transfer reuses the withdrawal's number, so WeChat pays
     it at most once, and a settled withdrawal is skipped.
     """
-    from adapters.wechat.pay_v2 import pay_gateway
     from commissions.payouts import pay_withdrawal as pay
+    from webapp.clients import pay_gateway
 
     with app_context() as app:
         return pay(db.session, pay_gateway(app), int(withdrawal_id))
@@ -170,8 +182,8 @@ def pay_withdrawal(withdrawal_id: int) -> str:
 
 def reconcile_withdrawals(older_than_minutes: int = 5) -> int:
     """Settle WeChat payouts whose outcome is unknown (or whose job was lost)."""
-    from adapters.wechat.pay_v2 import pay_gateway
     from commissions.payouts import reconcile_withdrawals as reconcile
+    from webapp.clients import pay_gateway
 
     with app_context() as app:
         return reconcile(db.session, pay_gateway(app), older_than_minutes=older_than_minutes)

@@ -14,20 +14,21 @@ What differs from a bare ``WeChatClient``:
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import redis
 import requests
-from flask import Flask, current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from adapters.wechat.token_store import SharedAccessToken
-from webapp.redis_conn import get_redis
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "chatshop.wechat_client"
+
 # invalid credential, invalid access_token, expired access_token
 TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 
@@ -123,11 +124,23 @@ def client_from_config(config: Any, conn: redis.Redis) -> ChatShopWeChatClient:
     )
 
 
-def wechat_client(app: Flask | None = None) -> ChatShopWeChatClient:
-    """The app's official-account client (one per app, reused across requests and jobs)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    client = app.extensions.get(EXTENSION_KEY)
+def official_account_client(settings: Settings, conn: redis.Redis) -> ChatShopWeChatClient:
+    """The official-account client for these settings, its token shared through ``conn``."""
+    return ChatShopWeChatClient(
+        settings.wechat_app_id,
+        settings.wechat_app_secret,
+        conn=conn,
+        api_base_url=settings.wechat_api_base_url,
+        timeout=float(settings.wechat_http_timeout_seconds or 0),
+    )
+
+
+def kept_client(
+    extensions: MutableMapping[str, Any], settings: Settings, conn: redis.Redis
+) -> ChatShopWeChatClient:
+    """The client an app keeps in its ``extensions`` (one per app, reused across requests
+    and jobs; tests may put another there), built on first use."""
+    client: ChatShopWeChatClient | None = extensions.get(EXTENSION_KEY)
     if client is None:
-        client = client_from_config(app.config, get_redis(app))
-        app.extensions[EXTENSION_KEY] = client
+        client = extensions.setdefault(EXTENSION_KEY, official_account_client(settings, conn))
     return client

@@ -49,7 +49,7 @@ def _click(name: str, key: str) -> dict[str, Any]:
 
 def build_menu(public_base_url: str) -> dict[str, Any]:
     """The menu ChatShop pushes: shop, cart, and "me" (orders, H5 order list, distributor)."""
-    orders_url = order_list_url({"PUBLIC_BASE_URL": public_base_url})
+    orders_url = order_list_url(public_base_url)
     return {
         "button": [
             {

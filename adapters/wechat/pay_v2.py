@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
-from flask import Flask, current_app
 from wechatpy.crypto import RefundCrypto
 from wechatpy.exceptions import WeChatPayException
 from wechatpy.pay import WeChatPay
@@ -32,6 +31,7 @@ from adapters.wechat.pay_notify import (
     parse_flat_xml,
     signature_ok,
 )
+from core.settings import Settings
 
 # China has no daylight saving time, so a fixed offset is exact and needs no tz database.
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -308,11 +308,26 @@ class PayGateway:
         return str(RefundCrypto(key).encrypt(xml).decode("ascii"))
 
 
-def pay_gateway(app: Flask | None = None) -> PayGateway:
-    """The app's gateway, built once from its config (tests may put another in extensions)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    gateway = app.extensions.get(EXTENSION_KEY)
+def pay_gateway(settings: Settings) -> PayGateway:
+    """The WeChat Pay v2 gateway for these settings."""
+    public = settings.public_base_url.rstrip("/")
+    cert_path, key_path = settings.wechat_pay_cert_path, settings.wechat_pay_key_path
+    return PayGateway(
+        appid=settings.wechat_app_id,
+        mch_id=settings.wechat_mch_id,
+        api_key=settings.wechat_pay_api_key,
+        base_url=settings.wechat_pay_api_base_url,
+        timeout=float(settings.wechat_http_timeout_seconds),
+        notify_url=public + "/wechat/pay/notify",
+        refund_notify_url=public + "/wechat/pay/refund-notify",
+        cert=(cert_path, key_path) if cert_path and key_path else None,
+    )
+
+
+def kept_gateway(extensions: MutableMapping[str, Any], settings: Settings) -> PayGateway:
+    """The gateway an app keeps in its ``extensions`` (one per app; tests put a fake there),
+    built from ``settings`` on first use."""
+    gateway: PayGateway | None = extensions.get(EXTENSION_KEY)
     if gateway is None:
-        gateway = PayGateway.from_config(app.config)
-        app.extensions[EXTENSION_KEY] = gateway
+        gateway = extensions.setdefault(EXTENSION_KEY, pay_gateway(settings))
     return gateway

@@ -91,7 +91,7 @@ def _shipping(chat: ChatUser, intent: it.ConfirmOrder) -> ShippingAddress:
 
 def _created(chat: ChatUser, order: Order, duplicate: bool = False) -> ev.OrderCreated:
     return ev.OrderCreated(
-        order.number, order.total_fen, pay_page_url(order.number, chat.config),
+        order.number, order.total_fen, pay_page_url(order.number, chat.base_url),
         chat.payment_minutes, duplicate,
     )
 

@@ -52,7 +52,7 @@ def show_order(chat: ChatUser, intent: it.ShowOrder) -> ev.Event:
         ev.OrderLineItem(line.title, line.sku_name, line.quantity, line.amount_fen)
         for line in order.lines
     )
-    link = pay_page_url(order.number, chat.config) \
+    link = pay_page_url(order.number, chat.base_url) \
         if order.status == OrderStatus.PENDING_PAYMENT else None
     return ev.OrderShown(
         order.number, order.status, order.total_fen, order.refunded_fen,

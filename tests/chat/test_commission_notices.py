@@ -8,6 +8,7 @@ from storefront.commission_notices import DUE, flush_commission_notices, note_co
 from tests.support.chat import RecordingEnqueue
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.payments import install_fake_gateway, paid_order
+from webapp.clients import app_redis, app_settings
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from workers.jobs import note_commission_earned
@@ -45,16 +46,16 @@ def test_notices_are_batched_per_distributor_and_counted_once(app):
     bob.openid = None  # never chatted: nobody to message
     db.session.commit()
     for order_id, amount in ((1, 500), (2, 125), (1, 500)):  # order 1 delivered twice
-        note_commission({"order_id": order_id,
+        note_commission(app_redis(), {"order_id": order_id,
                          "earnings": [{"distributor_id": alice.id, "amount_fen": amount},
                                       {"distributor_id": bob.id, "amount_fen": 9}]})
     assert note_commission_earned({"order_id": 3, "earnings": []}) == 0
-    assert flush_commission_notices(db.session, now=1_000_000) == 1
+    assert flush_commission_notices(db.session, app_redis(), app_settings(), now=1_000_000) == 1
     jobs = get_queue(NOTIFICATIONS).get_jobs()
     [job] = [j for j in jobs if j.args[0] == alice_openid]
     openid, messages, reason, _key = job.args
     assert reason == "commission"
     assert "2 笔订单" in messages[0]["text"] and "¥6.25" in messages[0]["text"]
     # Nothing new: nothing sent; the due set is empty.
-    assert flush_commission_notices(db.session, now=1_000_300) == 0
+    assert flush_commission_notices(db.session, app_redis(), app_settings(), now=1_000_300) == 0
     assert get_redis().scard(DUE) == 0

@@ -9,15 +9,17 @@ from bots.messages import Inbound, InboundKind
 from core.models import Order, User
 from shop.checkout import checkout
 from storefront import outbound
-from storefront.notifications import notify_paid, send_paid_message
+from storefront.notifications import notify_paid
 from storefront.storefront import respond
 from tests.support.factories import make_product, make_user
 from tests.support.payments import ADDRESS, pay_order
+from webapp.clients import app_redis, app_settings
 from webapp.extensions import db
+from workers.jobs import send_paid_message
 from workers.outbox import HANDLERS, relay_outbox
 from workers.queues import NOTIFICATIONS, get_queue
 
-JOB_PATH = "storefront.notifications.send_paid_message"
+JOB_PATH = "workers.jobs.send_paid_message"
 
 
 class RecordingEnqueue:
@@ -79,12 +81,12 @@ def test_a_paid_order_queues_the_paid_message_once(any_app):
 
 def test_the_paid_message_speaks_the_buyers_language(any_app):
     order = _paid_order(any_app, "o-english", lang_text="menu")
-    job_id = notify_paid(db.session, order.id)
+    job_id = notify_paid(db.session, app_redis(), app_settings(), order.id)
     text = get_queue(NOTIFICATIONS).fetch_job(job_id).args[1][0]["text"]
     assert text.startswith("Payment received!")
 
 
 def test_no_message_for_orders_without_a_chat_user(any_app):
     order = _paid_order(any_app, None)
-    assert notify_paid(db.session, order.id) is None
-    assert notify_paid(db.session, 999_999) is None
+    assert notify_paid(db.session, app_redis(), app_settings(), order.id) is None
+    assert notify_paid(db.session, app_redis(), app_settings(), 999_999) is None

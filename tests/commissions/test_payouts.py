@@ -9,16 +9,18 @@ from __future__ import annotations
 import pytest
 from rq import Queue
 
-from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway, pay_gateway
+from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway
 from commissions import payouts
 from commissions import withdrawals as wd
 from commissions.earnings import EarningsSummary
 from commissions.payouts import pay_withdrawal, reconcile_withdrawals
 from core.models import Withdrawal
 from sandbox.pay import sandbox_transfers, script_transfers
+from tests.support.apps import reconfigure
 from tests.support.live_server import LiveSandbox
 from tests.support.money import assert_ledger_clean
 from tests.support.stories import Funded, fund, summary
+from webapp.clients import pay_gateway
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from workers import jobs
@@ -103,7 +105,7 @@ def test_systemerror_stays_submitted_and_a_retry_never_pays_twice(live):
 
 def test_a_timeout_is_settled_by_reconciliation(live):
     sandbox, funded = live
-    sandbox.app.config["WECHAT_HTTP_TIMEOUT_SECONDS"] = 1
+    reconfigure(sandbox.app, WECHAT_HTTP_TIMEOUT_SECONDS=1)
     sandbox.app.extensions.pop(EXTENSION_KEY, None)
     made = approved(funded, 2_500)
     script_transfers("slow", delay=2.5)

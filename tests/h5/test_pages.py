@@ -226,7 +226,7 @@ def test_links_built_outside_a_request_match_the_routes(real_mode: RealModeApp):
 
     base = real_mode.app.config["PUBLIC_BASE_URL"]
     with real_mode.app.test_request_context():
-        assert pay_page_url("CS1") == base + url_for("h5.pay", number="CS1")
-        assert order_page_url("CS1") == base + url_for("h5.order_detail", number="CS1")
-        assert order_list_url() == base + url_for("h5.order_list")
-    assert pay_page_url("a/b", {"PUBLIC_BASE_URL": "http://x.test/"}) == "http://x.test/h5/pay/a%2Fb"
+        assert pay_page_url("CS1", base) == base + url_for("h5.pay", number="CS1")
+        assert order_page_url("CS1", base) == base + url_for("h5.order_detail", number="CS1")
+        assert order_list_url(base) == base + url_for("h5.order_list")
+    assert pay_page_url("a/b", "http://x.test/") == "http://x.test/h5/pay/a%2Fb"

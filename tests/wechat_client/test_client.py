@@ -10,9 +10,10 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
-from adapters.wechat.client import ChatShopWeChatClient, client_from_config, wechat_client
+from adapters.wechat.client import ChatShopWeChatClient, client_from_config
 from adapters.wechat.token_store import REFRESH_AHEAD_SECONDS, STORAGE_PREFIX
 from tests.support.fake_wechat import FakeWeChat
+from webapp.clients import wechat_client
 from webapp.redis_conn import get_redis
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import requests
 
 import webapp.cli
-from adapters.wechat.client import client_from_config, wechat_client
+from adapters.wechat.client import client_from_config
 from adapters.wechat.menu import build_menu
 from bots.messages import ArticleReply, TextReply
 from sandbox import oa
@@ -20,6 +20,7 @@ from storefront.outbound import (
     send_customer_service,
 )
 from tests.support.live_server import LiveSandbox
+from webapp.clients import wechat_client
 from webapp.redis_conn import get_redis
 
 

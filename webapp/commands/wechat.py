@@ -35,8 +35,8 @@ def show_command() -> None:
 @with_appcontext
 def push_command() -> None:
     """Build the custom menu and push it to WeChat (menu/create)."""
-    from adapters.wechat.client import wechat_client
     from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
+    from webapp.clients import wechat_client
 
     config = current_app.config
     menu = build_menu(config["PUBLIC_BASE_URL"])
