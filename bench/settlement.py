@@ -160,7 +160,7 @@ def _world_lines(admin: Any, now: datetime) -> tuple[int, int, int]:
 
 def _check_settled(session: Any, admin: Any, now: datetime, settled: int) -> None:
     """A fast wrong answer fails here: the ledger, the lines and every balance."""
-    from commissions.checks import check_ledger
+    from shop.ledger_checks import check_ledger
 
     if settled != world.MATURED_LINES:
         raise AssertionError(f"settled {settled} lines, expected {world.MATURED_LINES}")
@@ -202,9 +202,9 @@ def _check_world(session: Any) -> None:
     """The loaded world is what ChatShop itself would have written."""
     from sqlalchemy import select
 
-    from commissions.checks import check_ledger
     from commissions.replay import replay_order
     from core.models import Order
+    from shop.ledger_checks import check_ledger
 
     breaches = {name: found for name, found in check_ledger(session).items() if found}
     if breaches:

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import lazyload
 
-from commissions.bounds import MAX_ORDER_TOTAL_FEN
+from core.bounds import MAX_ORDER_TOTAL_FEN
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, OutOfStock
 from core.journal import announce, audit

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from commissions.plan_store import active_plan, save_plan
 from core.actors import Actor
+from core.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from core.errors import InvalidInput
 from core.models import (
     CommissionLine,

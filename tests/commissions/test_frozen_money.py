@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from commissions.checks import stranded_orders
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import open_settlements
 from core.actors import Actor
@@ -31,6 +30,7 @@ from core.models import (
     User,
 )
 from shop import orders, payments
+from shop.ledger_checks import stranded_orders
 from tests.support.cli import ChatshopRunner
 from tests.support.db import fresh
 from tests.support.factories import link, make_distributor, make_supplier, make_user, place_order

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import event, select, update
 
 from commissions import ledger
-from commissions.checks import check_ledger
 from commissions.ledger import LedgerError, Leg
 from commissions.plan_store import active_plan, save_plan
 from commissions.replay import replay_order
@@ -22,6 +21,7 @@ from core.models import (
     Role,
     User,
 )
+from shop.ledger_checks import check_ledger
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.money import assert_ledger_clean, complete, settle_after
 from tests.support.payments import install_fake_gateway, paid_order

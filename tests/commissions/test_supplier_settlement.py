@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from commissions import ledger
-from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import (
     STATEMENT_HEADER,
@@ -37,6 +36,7 @@ from core.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
+from core.money import format_yuan
 from shop import refunds
 from tests.support.db import fresh
 from tests.support.factories import make_supplier, make_user

@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commissions import ledger
-from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
 from core.actors import Actor
 from core.clock import utcnow
 from core.models import Order, OrderStatus, Refund, User
 from shop import refunds
+from shop.ledger_checks import check_ledger
 from shop.orders import confirm_receipt
 from tests.support.payments import refund_notify
 from webapp.extensions import db

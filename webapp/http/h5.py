@@ -35,10 +35,10 @@ from werkzeug.wrappers import Response
 from adapters.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
 from adapters.wechat.oauth import state_is_valid as oauth_state_is_valid
 from bots.dialogue.texts import mask_phone
-from commissions.money import format_yuan
 from core.actors import Actor
 from core.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentGatewayError
 from core.models import Order, OrderStatus, User
+from core.money import format_yuan
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
 from referral.domain.codes import normalise_invite_code

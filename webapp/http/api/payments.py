@@ -12,8 +12,8 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from commissions.bounds import MAX_QUANTITY
 from core.actors import Actor
+from core.bounds import MAX_QUANTITY
 from shop import payments, refunds
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
