@@ -226,6 +226,7 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     from shop import payments
     from tests.support.factories import link, make_distributor, make_user, place_order
     from tests.support.payments import signed_pay_notify
+    from tests.support.settings import gateway_of, settings_of
     from webapp.extensions import db
 
     upline = make_distributor()
@@ -235,11 +236,12 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     link(buyer, upline)
     order = place_order(*lines, buyer=buyer)
     # As in production, the buyer started paying first (the payment row exists).
-    payments.start_payment(db.session, Actor.of(buyer), order.id, "127.0.0.1")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor.of(buyer), order.id,
+                           "127.0.0.1")
     body = signed_pay_notify(app, order.number, order.total_fen)
     db.session.commit()
     with captured_sql(db.engine) as seen:
-        outcome = payments.apply_pay_notify(db.session, body)
+        outcome = payments.apply_pay_notify(db.session, gateway_of(), body)
     if not outcome.applied:
         raise AssertionError(f"pay notify not applied: {outcome}")
     booked = db.session.execute(

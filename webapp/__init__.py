@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from core.settings import build_config
+from core.settings import Settings, build_config
 from core.settings_check import UnsafeConfiguration, check_settings, fatal_findings, is_sandbox
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         _refuse_unsafe_settings(settings)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings)
+    app.extensions["chatshop.settings"] = Settings.from_config(app.config)
 
     from core import models  # noqa: F401  (models registers tables)
     from webapp import redis_conn

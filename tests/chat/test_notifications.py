@@ -13,6 +13,7 @@ from storefront.notifications import notify_paid, send_paid_message
 from storefront.storefront import respond
 from tests.support.factories import make_product, make_user
 from tests.support.payments import ADDRESS, pay_order
+from tests.support.settings import settings_of
 from webapp.extensions import db
 from workers.outbox import HANDLERS, relay_outbox
 from workers.queues import NOTIFICATIONS, get_queue
@@ -41,7 +42,7 @@ def _paid_order(app, openid: str | None = "o-paid-buyer", lang_text: str = "菜�
         buyer.openid = None  # an API-only buyer
         db.session.commit()
     _, sku = make_product(price_fen=1234, stock=5, title="红富士苹果")
-    order = checkout(db.session, buyer.id, [(sku.id, 2)], ADDRESS)
+    order = checkout(db.session, settings_of(), buyer.id, [(sku.id, 2)], ADDRESS)
     paid = pay_order(app, order.id)
     db.session.rollback()
     return db.session.get(Order, paid.id)

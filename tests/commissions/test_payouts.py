@@ -18,6 +18,7 @@ from core.models import Withdrawal
 from sandbox.pay import sandbox_transfers, script_transfers
 from tests.support.live_server import LiveSandbox
 from tests.support.money import assert_ledger_clean
+from tests.support.settings import reconfigure
 from tests.support.stories import Funded, fund, summary
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
@@ -103,7 +104,7 @@ def test_systemerror_stays_submitted_and_a_retry_never_pays_twice(live):
 
 def test_a_timeout_is_settled_by_reconciliation(live):
     sandbox, funded = live
-    sandbox.app.config["WECHAT_HTTP_TIMEOUT_SECONDS"] = 1
+    reconfigure(sandbox.app, WECHAT_HTTP_TIMEOUT_SECONDS=1)
     sandbox.app.extensions.pop(EXTENSION_KEY, None)
     made = approved(funded, 2_500)
     script_transfers("slow", delay=2.5)

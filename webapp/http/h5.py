@@ -47,6 +47,7 @@ from referral.qrcodes import cached_qr_code
 from shop.identity import ensure_wechat_user, user_for_openid
 from shop.orders import find_order_by_number
 from shop.payments import start_payment
+from webapp.clients import app_settings, pay_gateway
 from webapp.extensions import db
 from webapp.sessions import ISSUED_AT
 
@@ -204,7 +205,8 @@ def pay(number: str) -> Response:
         return _page("h5/order.html", 409, order=order,
                      notice="这个订单不能再支付了。 This order can no longer be paid.")
     try:
-        started = start_payment(db.session, Actor.of(user), order.id, request.remote_addr)
+        started = start_payment(db.session, pay_gateway(), app_settings(), Actor.of(user), order.id,
+                                request.remote_addr)
     except Conflict as exc:
         db.session.rollback()
         current = _own_order(user, number)
