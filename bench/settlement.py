@@ -160,7 +160,7 @@ def _world_lines(admin: Any, now: datetime) -> tuple[int, int, int]:
 
 def _check_settled(session: Any, admin: Any, now: datetime, settled: int) -> None:
     """A fast wrong answer fails here: the ledger, the lines and every balance."""
-    from commissions.checks import check_ledger
+    from shop.ledger_checks import check_ledger
 
     if settled != world.MATURED_LINES:
         raise AssertionError(f"settled {settled} lines, expected {world.MATURED_LINES}")
@@ -202,9 +202,9 @@ def _check_world(session: Any) -> None:
     """The loaded world is what ChatShop itself would have written."""
     from sqlalchemy import select
 
-    from commissions.checks import check_ledger
     from commissions.replay import replay_order
     from core.models import Order
+    from shop.ledger_checks import check_ledger
 
     breaches = {name: found for name, found in check_ledger(session).items() if found}
     if breaches:
@@ -226,6 +226,7 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     from shop import payments
     from tests.support.factories import link, make_distributor, make_user, place_order
     from tests.support.payments import signed_pay_notify
+    from tests.support.settings import gateway_of, settings_of
     from webapp.extensions import db
 
     upline = make_distributor()
@@ -235,11 +236,12 @@ def _count_paid_order(app: Any, lines: list[tuple[int, int]], levels: int) -> li
     link(buyer, upline)
     order = place_order(*lines, buyer=buyer)
     # As in production, the buyer started paying first (the payment row exists).
-    payments.start_payment(db.session, Actor.of(buyer), order.id, "127.0.0.1")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor.of(buyer), order.id,
+                           "127.0.0.1")
     body = signed_pay_notify(app, order.number, order.total_fen)
     db.session.commit()
     with captured_sql(db.engine) as seen:
-        outcome = payments.apply_pay_notify(db.session, body)
+        outcome = payments.apply_pay_notify(db.session, gateway_of(), body)
     if not outcome.applied:
         raise AssertionError(f"pay notify not applied: {outcome}")
     booked = db.session.execute(

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from commissions.bounds import MAX_RETURN_WINDOW_DAYS, is_whole
 from commissions.plans import PlanError, PlanVersion
 from core.actors import Actor
+from core.bounds import MAX_RETURN_WINDOW_DAYS, is_whole
 from core.errors import Conflict, InvalidInput
 from core.journal import audit
 from core.models import CommissionPlanVersion, Role

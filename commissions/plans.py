@@ -42,15 +42,15 @@ Rules (where issue 5 is silent, these are the decisions):
   date computed from it (``completed_at + window``) far inside what a datetime
   can hold.
 - Ids in the override tables are row ids (1..2**31 - 1); tier codes are text
-  of 1..32 characters (``commissions.bounds`` holds every limit).
+  of 1..32 characters (``core.bounds`` holds every limit).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from commissions.bounds import MAX_ID, MAX_LEVELS, MAX_RETURN_WINDOW_DAYS, text_problem
-from commissions.money import FULL_RATE_BP, is_int
+from core.bounds import MAX_ID, MAX_LEVELS, MAX_RETURN_WINDOW_DAYS, text_problem
+from core.money import FULL_RATE_BP, is_int
 
 BASE_PAID = "paid"
 BASE_MARGIN = "margin"

@@ -30,7 +30,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
 from commissions.csv_export import csv_text, safe_cell
-from commissions.money import format_yuan
 from core.models import (
     CommissionLine,
     CommissionStatus,
@@ -44,6 +43,7 @@ from core.models import (
     Supplier,
     User,
 )
+from core.money import format_yuan
 from core.uow import DbSession
 
 MAX_TOP = 100

@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, literal, select, union_all, u
 from sqlalchemy.sql.elements import ColumnElement
 
 from commissions import ledger
+from commissions.maturity import matures_at
 from core.clock import utcnow
 from core.models import (
     CommissionLine,
@@ -25,7 +26,6 @@ from core.models import (
     LedgerTransaction,
 )
 from core.uow import DbSession, unit_of_work
-from shop.domain.order_rules import matures_at
 
 DEFAULT_BATCH = 50_000
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from commissions.money import apply_rate, is_int
 from commissions.plans import BASE_PAID, PlanVersion
 from commissions.prorata import allocate
+from core.money import apply_rate, is_int
 
 
 class SplitError(ValueError):

@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from commissions import ledger
 from commissions.csv_export import csv_text
 from commissions.ledger import Leg
-from commissions.money import format_yuan
+from commissions.maturity import window_start
 from commissions.plan_store import plan_version
 from commissions.plans import PlanError
 from core.actors import Actor
@@ -45,8 +45,8 @@ from core.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
+from core.money import format_yuan
 from core.uow import DbSession, unit_of_work
-from shop.domain.order_rules import window_start
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,12 @@ from sqlalchemy import Select, select, update
 from commissions import ledger
 from commissions.csv_export import csv_text
 from commissions.ledger import Leg
-from commissions.money import format_yuan
 from core.actors import Actor
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.journal import audit
 from core.models import Role, User, Withdrawal, WithdrawalStatus
+from core.money import format_yuan
 from core.uow import DbSession, unit_of_work
 from referral.distributors import require_active_distributor
 

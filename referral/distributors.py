@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from commissions.bounds import MAX_TIER_RANK, text_problem, within
 from core.actors import Actor
+from core.bounds import MAX_TIER_RANK, text_problem, within
 from core.clock import utcnow
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.journal import announce, audit

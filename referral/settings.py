@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from commissions.bounds import MAX_AMOUNT_FEN, MAX_BINDING_DAYS
 from core.actors import Actor
+from core.bounds import MAX_AMOUNT_FEN, MAX_BINDING_DAYS
 from core.clock import utcnow
 from core.errors import InvalidInput
 from core.journal import audit

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import delete, select
 
 from core.errors import InvalidInput, NotFound, OutOfStock
 from core.models import CartItem, Product, ProductStatus, Sku
+from core.settings import Settings
 from core.uow import DbSession, unit_of_work
 
 
@@ -43,14 +43,8 @@ def orderable_total_fen(lines: Sequence[CartLine]) -> int:
     return sum(line.amount_fen for line in lines if line.available)
 
 
-def _limits() -> tuple[int, int]:
-    cfg = current_app.config
-    return int(cfg["MAX_LINE_QUANTITY"]), int(cfg["MAX_CART_LINES"])
-
-
-def validate_quantity(quantity: int) -> None:
-    """Refuse zero, negative, non-integer or absurd quantities."""
-    max_qty, _ = _limits()
+def validate_quantity(quantity: int, max_qty: int) -> None:
+    """Refuse zero, negative, non-integer or absurd quantities (more than ``max_qty``)."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= max_qty:
         raise InvalidInput(f"quantity must be a whole number from 1 to {max_qty}")
 
@@ -74,10 +68,15 @@ def _check_stock(sku: Sku, wanted: int, in_cart: int) -> None:
         )
 
 
-def add_to_cart(session: DbSession, user_id: int, sku_id: int, quantity: int) -> CartItem:
-    """Add ``quantity`` of a SKU to the cart (adding to what is already there)."""
-    validate_quantity(quantity)
-    max_qty, max_lines = _limits()
+def add_to_cart(
+    session: DbSession, settings: Settings, user_id: int, sku_id: int, quantity: int
+) -> CartItem:
+    """Add ``quantity`` of a SKU to the cart (adding to what is already there).
+
+    ``settings`` bound a line (MAX_LINE_QUANTITY) and the cart (MAX_CART_LINES).
+    """
+    max_qty, max_lines = settings.max_line_quantity, settings.max_cart_lines
+    validate_quantity(quantity, max_qty)
     with unit_of_work(session):
         sku = _buyable_sku(session, sku_id)
         item = session.scalar(
@@ -100,8 +99,11 @@ def add_to_cart(session: DbSession, user_id: int, sku_id: int, quantity: int) ->
     return item
 
 
-def set_cart_quantity(session: DbSession, user_id: int, sku_id: int, quantity: int) -> None:
-    """Set a cart line's quantity; 0 removes it. More than the stock left is refused."""
+def set_cart_quantity(
+    session: DbSession, settings: Settings, user_id: int, sku_id: int, quantity: int
+) -> None:
+    """Set a cart line's quantity; 0 removes it. More than the stock left, or than
+    ``settings.max_line_quantity``, is refused."""
     with unit_of_work(session):
         item = session.scalar(
             select(CartItem).where(CartItem.user_id == user_id, CartItem.sku_id == sku_id)
@@ -111,7 +113,7 @@ def set_cart_quantity(session: DbSession, user_id: int, sku_id: int, quantity: i
         if quantity == 0:
             session.delete(item)
             return
-        validate_quantity(quantity)
+        validate_quantity(quantity, settings.max_line_quantity)
         sku = session.get(Sku, sku_id)
         if sku is not None:
             _check_stock(sku, quantity, 0)

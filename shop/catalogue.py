@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Select, func, select, update
 
-# Prices up to 1,000,000 yuan (anything above is a typo) and stock: one table of limits.
-from commissions.bounds import MAX_PRICE_FEN, MAX_STOCK
 from core.actors import Actor
+
+# Prices up to 1,000,000 yuan (anything above is a typo) and stock: one table of limits.
+from core.bounds import MAX_PRICE_FEN, MAX_STOCK
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.journal import audit
 from core.models import Category, Product, ProductStatus, Role, Sku, Supplier

@@ -5,11 +5,10 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import lazyload
 
-from commissions.bounds import MAX_ORDER_TOTAL_FEN
+from core.bounds import MAX_ORDER_TOTAL_FEN
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, OutOfStock
 from core.journal import announce, audit
@@ -24,6 +23,7 @@ from core.models import (
     Sku,
     Supplier,
 )
+from core.settings import Settings
 from core.uow import DbSession, unit_of_work
 from shop.cart import validate_quantity
 from shop.domain.addresses import AddressError, ShippingAddress, validate_address
@@ -63,6 +63,7 @@ def resolve_address(
 
 def checkout(
     session: DbSession,
+    settings: Settings,
     buyer_id: int,
     items: Iterable[tuple[int, int]] | None,
     shipping: ShippingAddress,
@@ -75,13 +76,12 @@ def checkout(
     Stock is reserved with one conditional UPDATE per SKU (``stock >= q``), in
     SKU id order so concurrent checkouts cannot deadlock; if any SKU is short,
     the whole order is refused and nothing is reserved. Prices come from the
-    database, never from the caller.
+    database, never from the caller. ``settings`` give the line and order limits
+    (MAX_LINE_QUANTITY, MAX_CART_LINES) and the payment deadline (PAYMENT_TIMEOUT_MINUTES).
     """
     now = now or utcnow()
     from_cart = items is None
-    _, max_lines = int(current_app.config["MAX_LINE_QUANTITY"]), int(
-        current_app.config["MAX_CART_LINES"]
-    )
+    max_qty, max_lines = settings.max_line_quantity, settings.max_cart_lines
     with unit_of_work(session):
         if from_cart:
             pairs = [
@@ -96,12 +96,12 @@ def checkout(
         if not pairs:
             raise InvalidInput("nothing to order: the cart is empty")
         for _, quantity in pairs:
-            validate_quantity(quantity)
+            validate_quantity(quantity, max_qty)
         wanted = merge_quantities(pairs)
         if len(wanted) > max_lines:
             raise InvalidInput(f"an order holds at most {max_lines} different items")
         for quantity in wanted.values():
-            validate_quantity(quantity)
+            validate_quantity(quantity, max_qty)
         if len(note) > 200:
             raise InvalidInput("note must be at most 200 characters")
 
@@ -160,7 +160,7 @@ def checkout(
             # Amount columns are 32-bit: refuse here (the reservation above rolls back)
             # rather than fail at insert.
             raise InvalidInput(f"an order may total at most {MAX_ORDER_TOTAL_FEN} fen")
-        timeout = timedelta(minutes=int(current_app.config["PAYMENT_TIMEOUT_MINUTES"]))
+        timeout = timedelta(minutes=settings.payment_timeout_minutes)
         order = Order(
             number=new_order_number(now),
             buyer_id=buyer_id,

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, func, select, update
 
 from commissions.settlement import start_return_window
@@ -21,6 +20,7 @@ from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound
 from core.journal import announce, audit
 from core.models import Order, OrderLine, OrderStatus, Role, Shipment, Sku
+from core.settings import Settings
 from core.uow import DbSession, unit_of_work
 from shop.domain.order_rules import (
     COMPLETED,
@@ -238,9 +238,9 @@ def confirm_receipt(session: DbSession, actor: Actor, order_id: int) -> Order:
 
 
 def auto_complete_orders(
-    session: DbSession, now: datetime | None = None, page_size: int = 1000
+    session: DbSession, settings: Settings, now: datetime | None = None, page_size: int = 1000
 ) -> int:
-    """Complete orders shipped more than AUTO_COMPLETE_DAYS ago; returns how many.
+    """Complete orders shipped more than ``settings.auto_complete_days`` ago; returns how many.
 
     Takes every order the transition table lets complete (shipped, and shipped
     then partially refunded). Each is completed in its own transaction: one that
@@ -249,10 +249,10 @@ def auto_complete_orders(
     """
     now = now or utcnow()
     try:
-        cutoff = now - timedelta(days=int(current_app.config["AUTO_COMPLETE_DAYS"]))
+        cutoff = now - timedelta(days=settings.auto_complete_days)
     except OverflowError:  # a delay reaching back before year 1: nothing is due yet
         log.error("AUTO_COMPLETE_DAYS=%r is out of range; nothing auto-completed",
-                  current_app.config["AUTO_COMPLETE_DAYS"])
+                  settings.auto_complete_days)
         return 0
     completed = 0
     for order_id, number in _due_orders(

@@ -28,18 +28,18 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, PayNotice, check_trade_query
-from adapters.wechat.pay_v2 import GatewayError, PayGateway, kept_gateway
+from adapters.wechat.pay_v2 import GatewayError, PayGateway
 from commissions.accrual import book_late_payment, book_paid_order
 from core.actors import Actor
 from core.clock import utcnow
 from core.errors import Conflict, InvalidInput, NotFound, PaymentGatewayError
 from core.journal import announce, audit
 from core.models import Order, OrderStatus, Payment, PaymentStatus, User
+from core.settings import Settings
 from core.uow import DbSession, unit_of_work
 from referral.attribution import chain_snapshot, record_attribution
 from shop.domain.refund_rules import plan_refund
@@ -108,15 +108,23 @@ def _prepare_payment(session: DbSession, actor: Actor, order_id: int) -> dict[st
 
 
 def start_payment(
-    session: DbSession, actor: Actor, order_id: int, client_ip: str | None
+    session: DbSession,
+    gateway: PayGateway,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    client_ip: str | None,
 ) -> dict[str, Any]:
-    """The buyer starts paying: JSAPI parameters (and in sandbox mode the pay page URL)."""
+    """The buyer starts paying: JSAPI parameters (and in sandbox mode the pay page URL).
+
+    ``gateway`` places the unified order; ``settings`` say whether this is the
+    sandbox and at which public address its pay page is.
+    """
     try:
         info = _prepare_payment(session, actor, order_id)
     except IntegrityError:
         # Another request created the payment row first; use theirs.
         info = _prepare_payment(session, actor, order_id)
-    gateway = app_pay_gateway()
     prepay_id = info["prepay_id"]
     if prepay_id is None:
         try:
@@ -133,7 +141,7 @@ def start_payment(
             log.warning("unified order %s failed: %s", info["out_trade_no"], exc.message)
             if exc.code == "ORDERPAID":
                 # WeChat has the money and the notify is late: fetch the result now.
-                reconcile_payment(session, info["order_id"])
+                reconcile_payment(session, gateway, info["order_id"])
                 raise Conflict("this order is already paid; confirmation is on its way") from exc
             if exc.code == "ORDERCLOSED":
                 raise Conflict("this order can no longer be paid") from exc
@@ -147,10 +155,9 @@ def start_payment(
                 .values(prepay_id=prepay_id)
                 .execution_options(synchronize_session=False)
             )
-    config = current_app.config
     pay_url = None
-    if config.get("WECHAT_SANDBOX"):
-        pay_url = f"{config['PUBLIC_BASE_URL']}/sandbox/pay/h5/{info['out_trade_no']}"
+    if settings.wechat_sandbox:
+        pay_url = f"{settings.public_base_url}/sandbox/pay/h5/{info['out_trade_no']}"
     return {
         "order_id": info["order_id"],
         "out_trade_no": info["out_trade_no"],
@@ -231,7 +238,9 @@ def _record_paid(
         return NotifyOutcome(True, "OK", order.id, applied=True, refund_id=refund_id), refund_id
 
 
-def _apply_paid(session: DbSession, notice: PayNotice, raw: str, source: str) -> NotifyOutcome:
+def _apply_paid(
+    session: DbSession, gateway: PayGateway, notice: PayNotice, raw: str, source: str
+) -> NotifyOutcome:
     """Mark an order paid exactly once (or refund a late payment); safe under concurrency."""
     try:
         try:
@@ -246,7 +255,7 @@ def _apply_paid(session: DbSession, notice: PayNotice, raw: str, source: str) ->
         return NotifyOutcome(False, "refused")
     if refund_id is not None:
         try:
-            submit_refund(session, refund_id)
+            submit_refund(session, gateway, refund_id)
         except Exception:  # noqa: BLE001 - the refund stays processing; reconciliation retries
             log.exception("submitting the automatic refund %s failed", refund_id)
     return outcome
@@ -256,14 +265,19 @@ def _raw_text(raw: bytes | str) -> str:
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
-def apply_pay_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
-    """Verify a WeChat payment notify and apply it once; refused notifies change nothing."""
+def apply_pay_notify(
+    session: DbSession, gateway: PayGateway, raw_xml: bytes | str
+) -> NotifyOutcome:
+    """Verify a WeChat payment notify and apply it once; refused notifies change nothing.
+
+    ``gateway`` checks the signature and submits the refund of a late payment.
+    """
     try:
-        notice, _ = app_pay_gateway().parse_pay_notify(raw_xml)
+        notice, _ = gateway.parse_pay_notify(raw_xml)
     except NotifyRejected as exc:
         log.warning("pay notify refused: %s", exc.reason)
         return NotifyOutcome(False, "invalid notify")
-    return _apply_paid(session, notice, _raw_text(raw_xml), "notify")
+    return _apply_paid(session, gateway, notice, _raw_text(raw_xml), "notify")
 
 
 def _close_unpaid(session: DbSession, payment_id: int, number: str, trade_state: str) -> None:
@@ -282,7 +296,7 @@ def _close_unpaid(session: DbSession, payment_id: int, number: str, trade_state:
             audit(session, None, "payment.closed", "order", number, trade_state=trade_state)
 
 
-def reconcile_payment(session: DbSession, order_id: int) -> str:
+def reconcile_payment(session: DbSession, gateway: PayGateway, order_id: int) -> str:
     """Ask WeChat about an order's pending payment and apply what it says.
 
     Returns ``paid`` (marked paid now), ``late_refund`` (paid after cancellation,
@@ -301,7 +315,6 @@ def reconcile_payment(session: DbSession, order_id: int) -> str:
     payment_id, payment_status, transaction_id, number, order_status = row
     if payment_status != PaymentStatus.PENDING or transaction_id:
         return "settled"
-    gateway = app_pay_gateway()
     try:
         answer = gateway.query_order(number)
     except GatewayError as exc:
@@ -333,7 +346,7 @@ def reconcile_payment(session: DbSession, order_id: int) -> str:
         log.error("order query %s answered about %s", number, notice.out_trade_no)
         return "unknown"
     raw = json.dumps(answer, ensure_ascii=False, sort_keys=True)
-    outcome = _apply_paid(session, notice, raw, "query")
+    outcome = _apply_paid(session, gateway, notice, raw, "query")
     if not outcome.ok:
         return "unknown"
     if not outcome.applied:
@@ -342,7 +355,7 @@ def reconcile_payment(session: DbSession, order_id: int) -> str:
 
 
 def reconcile_pending_payments(
-    session: DbSession, older_than_minutes: int = 5, limit: int = 200
+    session: DbSession, gateway: PayGateway, older_than_minutes: int = 5, limit: int = 200
 ) -> int:
     """Reconcile pending payments older than the given age; returns how many turned out paid."""
     cutoff = utcnow() - timedelta(minutes=older_than_minutes)
@@ -364,13 +377,8 @@ def reconcile_pending_payments(
     paid = 0
     for order_id in order_ids:
         try:
-            if reconcile_payment(session, order_id) in {"paid", "late_refund"}:
+            if reconcile_payment(session, gateway, order_id) in {"paid", "late_refund"}:
                 paid += 1
         except Exception:  # noqa: BLE001 - one bad payment must not stop the others
             log.exception("reconciling the payment of order %s failed", order_id)
     return paid
-
-
-def app_pay_gateway() -> PayGateway:
-    """The app's pay gateway (kept per app; until the callers pass it in)."""
-    return kept_gateway(current_app.extensions, current_app.extensions["chatshop.settings"])

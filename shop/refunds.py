@@ -39,11 +39,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from adapters.wechat.pay_notify import NotifyOutcome, NotifyRejected, RefundNotice, fen
-from adapters.wechat.pay_v2 import GatewayError, PayGateway, kept_gateway
+from adapters.wechat.pay_v2 import GatewayError, PayGateway
 from commissions.reversal import book_refund
 from core.actors import Actor
 from core.clock import utcnow
@@ -194,12 +193,16 @@ def _line_requests(lines: Sequence[LineSpec] | None) -> list[LineRequest] | None
 
 def request_refund(
     session: DbSession,
+    gateway: PayGateway,
     actor: Actor,
     order_id: int,
     lines: Sequence[LineSpec] | None = None,
     reason: str = "",
 ) -> Refund:
-    """Refund lines given as (order_line_id, quantity, amount_fen|None), or everything left."""
+    """Refund lines given as (order_line_id, quantity, amount_fen|None), or everything left.
+
+    The refund is submitted to WeChat Pay through ``gateway`` once it is recorded.
+    """
     reason = (reason or "").strip()
     if len(reason) > 200:
         raise InvalidInput("reason must be at most 200 characters")
@@ -242,7 +245,7 @@ def request_refund(
             raise Conflict("the order changed meanwhile; retry")
         refund = open_refund(session, order, plan, reason, actor.user_id, previous)
         refund_id = refund.id
-    submit_refund(session, refund_id)
+    submit_refund(session, gateway, refund_id)
     result = session.get(Refund, refund_id)
     assert result is not None
     session.refresh(result)
@@ -301,8 +304,8 @@ def list_refunds(
     return [view for view in views if view is not None]
 
 
-def submit_refund(session: DbSession, refund_id: int) -> str:
-    """Ask WeChat to pay a processing refund back; returns the refund's status afterwards."""
+def submit_refund(session: DbSession, gateway: PayGateway, refund_id: int) -> str:
+    """Ask WeChat (``gateway``) to pay a processing refund back; returns its status afterwards."""
     with unit_of_work(session):
         row = session.execute(
             select(Refund.status, Refund.out_refund_no, Refund.amount_fen, Refund.reason,
@@ -316,7 +319,7 @@ def submit_refund(session: DbSession, refund_id: int) -> str:
     if status != RefundStatus.PROCESSING:
         return str(status)
     try:
-        answer = app_pay_gateway().refund(
+        answer = gateway.refund(
             out_trade_no=order_number,
             out_refund_no=out_refund_no,
             total_fen=total,
@@ -514,17 +517,19 @@ def _settle(session: DbSession, notice: RefundNotice, raw: str) -> NotifyOutcome
         return NotifyOutcome(False, "refused")
 
 
-def apply_refund_notify(session: DbSession, raw_xml: bytes | str) -> NotifyOutcome:
+def apply_refund_notify(
+    session: DbSession, gateway: PayGateway, raw_xml: bytes | str
+) -> NotifyOutcome:
     """Decrypt, check and apply a WeChat refund notify; a repeated notify changes nothing."""
     try:
-        notice, fields = app_pay_gateway().parse_refund_notify(raw_xml)
+        notice, fields = gateway.parse_refund_notify(raw_xml)
     except NotifyRejected as exc:
         log.warning("refund notify refused: %s", exc.reason)
         return NotifyOutcome(False, "invalid notify")
     return _settle(session, notice, json.dumps(fields, ensure_ascii=False, sort_keys=True))
 
 
-def reconcile_refund(session: DbSession, refund_id: int) -> str:
+def reconcile_refund(session: DbSession, gateway: PayGateway, refund_id: int) -> str:
     """Resolve a processing refund by asking WeChat; re-submits if WeChat never got it."""
     with unit_of_work(session):
         row = session.execute(
@@ -536,10 +541,10 @@ def reconcile_refund(session: DbSession, refund_id: int) -> str:
     if status != RefundStatus.PROCESSING:
         return str(status)
     try:
-        answer = app_pay_gateway().query_refund(out_refund_no)
+        answer = gateway.query_refund(out_refund_no)
     except GatewayError as exc:
         if exc.code == "REFUNDNOTEXIST":
-            return submit_refund(session, refund_id)
+            return submit_refund(session, gateway, refund_id)
         log.warning("refund query %s failed: %s", out_refund_no, exc.message)
         return str(RefundStatus.PROCESSING)
     index = next(
@@ -570,7 +575,7 @@ def reconcile_refund(session: DbSession, refund_id: int) -> str:
 
 
 def reconcile_processing_refunds(
-    session: DbSession, older_than_minutes: int = 10, limit: int = 100
+    session: DbSession, gateway: PayGateway, older_than_minutes: int = 10, limit: int = 100
 ) -> int:
     """Reconcile refunds stuck in processing; returns how many reached a final status."""
     cutoff = utcnow() - timedelta(minutes=older_than_minutes)
@@ -586,13 +591,8 @@ def reconcile_processing_refunds(
     settled = 0
     for refund_id in ids:
         try:
-            if reconcile_refund(session, refund_id) != RefundStatus.PROCESSING:
+            if reconcile_refund(session, gateway, refund_id) != RefundStatus.PROCESSING:
                 settled += 1
         except Exception:  # noqa: BLE001 - one bad refund must not stop the others
             log.exception("reconciling refund %s failed", refund_id)
     return settled
-
-
-def app_pay_gateway() -> PayGateway:
-    """The app's pay gateway (kept per app; until the callers pass it in)."""
-    return kept_gateway(current_app.extensions, current_app.extensions["chatshop.settings"])

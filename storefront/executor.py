@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adapters.wechat.pay_v2 import PayGateway
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
 from commissions.withdrawals import BalanceTooLow, BelowMinimumWithdrawal, WithdrawalInDebt
 from core.actors import Actor
 from core.errors import DomainError, NotFound, OutOfStock
 from core.models import Product, Sku
+from core.settings import Settings
 from core.uow import DbSession
 from referral.distributors import DistributorNotActive, DistributorRevoked, NotADistributor
 from shop.refunds import RefundAfterShipping
@@ -111,10 +113,11 @@ class Executor:
 
     def __init__(
         self, session: DbSession, actor: Actor, openid: str, store: StateStore,
-        config: Mapping[str, Any],
+        config: Mapping[str, Any], settings: Settings, gateway: PayGateway,
     ) -> None:
-        """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``config``."""
-        self.chat = ChatUser(session, actor, openid, store, config)
+        """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``config`` and
+        ``settings``, paying and refunding through ``gateway``."""
+        self.chat = ChatUser(session, actor, openid, store, config, settings, gateway)
 
     def run(self, intent: it.Intent) -> ev.Event:
         """Carry out one intent; never raises."""

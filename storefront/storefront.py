@@ -26,6 +26,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
+from adapters.wechat.pay_v2 import kept_gateway
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
 from bots.dialogue.engine import IDLE_SECONDS, Context, on_event, on_input
@@ -226,7 +227,11 @@ def _converse(
     turn = on_input(loaded, inbound, ctx)
     state, replies = turn.state, list(turn.replies)
     pending: deque[Intent] = deque(turn.intents)
-    executor = Executor(session, actor, openid, store, config) if pending else None
+    settings = current_app.extensions["chatshop.settings"]
+    executor = Executor(
+        session, actor, openid, store, config, settings,
+        kept_gateway(current_app.extensions, settings),
+    ) if pending else None
     done = 0
     while executor is not None and pending and done < MAX_INTENTS:
         intent = pending.popleft()

@@ -50,8 +50,8 @@ def auto_complete_orders() -> int:
     """Complete orders shipped longer ago than AUTO_COMPLETE_DAYS."""
     from shop.orders import auto_complete_orders as auto_complete
 
-    with app_context():
-        return auto_complete(db.session)
+    with app_context() as app:
+        return auto_complete(db.session, app.extensions["chatshop.settings"])
 
 
 def relay_outbox(batch: int = 100, max_batches: int = 20) -> int:
@@ -78,18 +78,20 @@ def relay_outbox(batch: int = 100, max_batches: int = 20) -> int:
 def reconcile_pending_payments(older_than_minutes: int = 10) -> int:
     """Ask WeChat Pay about payments still pending after ``older_than_minutes``."""
     # Imported here: the payments service (and wechatpy) load only when this runs.
+    from webapp.clients import pay_gateway
     from shop.payments import reconcile_pending_payments as reconcile
 
-    with app_context():
-        return int(reconcile(db.session, older_than_minutes=older_than_minutes))
+    with app_context() as app:
+        return int(reconcile(db.session, pay_gateway(app), older_than_minutes=older_than_minutes))
 
 
 def reconcile_processing_refunds(older_than_minutes: int = 10) -> int:
     """Ask WeChat Pay about refunds still processing after ``older_than_minutes``."""
+    from webapp.clients import pay_gateway
     from shop.refunds import reconcile_processing_refunds as reconcile
 
-    with app_context():
-        return int(reconcile(db.session, older_than_minutes=older_than_minutes))
+    with app_context() as app:
+        return int(reconcile(db.session, pay_gateway(app), older_than_minutes=older_than_minutes))
 
 
 def referral_after_completion(payload: dict[str, Any]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from commissions.bounds import MAX_AMOUNT_FEN, MAX_COUNT, within
+from core.bounds import MAX_AMOUNT_FEN, MAX_COUNT, within
 
 DEFAULT_LEVELS = 2
 MAX_LEVELS = 3

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from commissions.bounds import MAX_RETURN_WINDOW_DAYS
 
 PENDING_PAYMENT = "pending_payment"
 PAID = "paid"
@@ -155,29 +152,6 @@ def awaiting_shipment(lines: Iterable[tuple[int, int, int]], shipped: Iterable[i
     done = set(shipped)
     return {supplier for supplier, quantity, refunded in lines
             if refunded < quantity and supplier not in done}
-
-
-def effective_return_window(return_window_days: int) -> int:
-    """The return window in force: a stored value outside 0 .. 365 days counts as 365.
-
-    Plans are validated to that range (``commissions.bounds``); a value outside it
-    can only be old or corrupt data. Reading it as the longest window allowed keeps
-    the date arithmetic in range and holds the commission longest, yet never for
-    good: money is never frozen by a bad number.
-    """
-    if 0 <= return_window_days <= MAX_RETURN_WINDOW_DAYS:
-        return return_window_days
-    return MAX_RETURN_WINDOW_DAYS
-
-
-def matures_at(completed_at: datetime, return_window_days: int) -> datetime:
-    """When commission of an order completed at ``completed_at`` may settle."""
-    return completed_at + timedelta(days=effective_return_window(return_window_days))
-
-
-def window_start(now: datetime, return_window_days: int) -> datetime:
-    """The latest completion time whose return window has passed at ``now``."""
-    return now - timedelta(days=effective_return_window(return_window_days))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def add_to_cart(chat: ChatUser, intent: it.AddToCart) -> ev.Event:
     """Add a quantity of a SKU; the cart, naming what was added."""
     try:
         item = cart_service.add_to_cart(
-            chat.session, chat.user_id, intent.sku_id, intent.quantity)
+            chat.session, chat.settings, chat.user_id, intent.sku_id, intent.quantity)
     except OutOfStock as exc:
         chat.session.rollback()
         return _short_stock(it.AddToCart, exc)
@@ -53,7 +53,7 @@ def set_cart_quantity(chat: ChatUser, intent: it.SetCartQuantity) -> ev.Event:
     """Change a line's quantity (0 removes it)."""
     try:
         cart_service.set_cart_quantity(
-            chat.session, chat.user_id, intent.sku_id, intent.quantity)
+            chat.session, chat.settings, chat.user_id, intent.sku_id, intent.quantity)
     except OutOfStock as exc:
         chat.session.rollback()
         return _short_stock(it.SetCartQuantity, exc)

@@ -109,7 +109,7 @@ def confirm_order(chat: ChatUser, intent: it.ConfirmOrder) -> ev.Event:
             chat.store.release_checkout(chat.openid, intent.token)
             return ev.Failed(it.ConfirmOrder, "cart_empty")
         shipping = _shipping(chat, intent)
-        order = checkout(chat.session, chat.user_id, None, shipping)
+        order = checkout(chat.session, chat.settings, chat.user_id, None, shipping)
     except BaseException:
         chat.store.release_checkout(chat.openid, intent.token)
         raise

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from adapters.wechat.pay_v2 import PayGateway
 from bots.dialogue import events as ev
 from core.actors import Actor
+from core.settings import Settings
 from core.uow import DbSession
 from storefront.state_store import StateStore
 
@@ -16,13 +18,16 @@ CHINA = timezone(timedelta(hours=8))  # what buyers read on their phones
 
 @dataclass(frozen=True)
 class ChatUser:
-    """One chat user's turn: the database session, who they are, the app's settings."""
+    """One chat user's turn: the database session, who they are, the app's settings
+    and the pay gateway the shop's services are handed."""
 
     session: DbSession
     actor: Actor
     openid: str
     store: StateStore
     config: Mapping[str, Any]
+    settings: Settings
+    gateway: PayGateway
 
     @property
     def user_id(self) -> int:

@@ -18,7 +18,8 @@ def refund(chat: ChatUser, intent: it.RequestRefund) -> ev.Event:
     if status == OrderStatus.PENDING_PAYMENT:
         return ev.Failed(it.RequestRefund, "refund_unpaid")
     try:
-        made = request_refund(chat.session, chat.actor, order_id, reason=intent.reason)
+        made = request_refund(chat.session, chat.gateway, chat.actor, order_id,
+                              reason=intent.reason)
     except Conflict as exc:
         chat.session.rollback()
         # The order moved on (paid out, refunding, cancelled) or raced another change.

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from commissions.plan_store import active_plan, save_plan
 from core.actors import Actor
+from core.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_RETURN_WINDOW_DAYS
 from core.errors import InvalidInput
 from core.models import (
     CommissionLine,
@@ -39,6 +39,7 @@ from tests.support.factories import (
 )
 from tests.support.money import complete, refund
 from tests.support.payments import ADDRESS, install_fake_gateway, paid_order, signed_pay_notify
+from tests.support.settings import gateway_of, settings_of
 from webapp.extensions import db
 
 PLAN_URL = "/api/v1/operator/commission-plan/versions"
@@ -446,10 +447,10 @@ def test_report_export_neutralises_supplier_names_and_keeps_numbers(any_app, htt
     supplier = make_supplier("-2+3+cmd|' /C calc'!A0")
     buyer = make_user()
     _, sku = make_product(supplier, price_fen=1_000, supply_price_fen=600)
-    order = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 1)], ADDRESS)
     db.session.commit()
     assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(any_app, order.number, order.total_fen)).applied
+        db.session, gateway_of(), signed_pay_notify(any_app, order.number, order.total_fen)).applied
     rows = _csv_rows(http.get("/api/v1/operator/reports/supplier-payables.csv",
                               headers=bearer(operator)))
     header, row = rows[0], rows[1]

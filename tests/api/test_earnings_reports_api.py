@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from commissions.bounds import MAX_PAGE
+from core.bounds import MAX_PAGE
 from core.models import CommissionLine, Distributor, LineSplit, Role, Supplier, User
 from tests.support.api import assert_refused, bearer
 from tests.support.db import db_snapshot

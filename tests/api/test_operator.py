@@ -24,6 +24,7 @@ from tests.support.factories import (
     make_user,
 )
 from tests.support.payments import pay_order
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
@@ -56,7 +57,7 @@ def test_operator_endpoints_refuse_anonymous_buyers_and_suppliers(http):
 
 
 def _order(buyer, sku, when=None):
-    order = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS, now=when)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 1)], ADDRESS, now=when)
     return order.id
 
 

@@ -16,6 +16,7 @@ from tests.support.db import db_snapshot, fresh
 from tests.support.factories import make_supplier, make_user, place_order
 from tests.support.money import assert_ledger_clean, complete
 from tests.support.payments import signed_pay_notify
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 BASE = "/api/v1/operator/supplier-settlements"
@@ -32,7 +33,7 @@ def world(any_app):
                                   ("bolt", bolt, [(2_001, 3)])):
         order = place_order(*lines, suppliers=[supplier] * len(lines))
         body = signed_pay_notify(any_app, order.number, order.total_fen)
-        assert payments.apply_pay_notify(db.session, body).applied
+        assert payments.apply_pay_notify(db.session, gateway_of(), body).applied
         complete(order)
         orders[name] = fresh(Order, order.id)
     return {

@@ -16,6 +16,7 @@ from tests.support.factories import (
     make_user,
 )
 from tests.support.payments import pay_order
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 ADDRESS = validate_address(**GOOD_ADDRESS)
@@ -268,7 +269,8 @@ def test_stock_set_with_optimistic_version(http):
 
 
 def _order(buyer, *skus):
-    order = checkout.checkout(db.session, buyer.id, [(s.id, 1) for s in skus], ADDRESS)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, [(s.id, 1) for s in skus],
+                              ADDRESS)
     return order.id
 
 

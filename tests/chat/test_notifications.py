@@ -43,7 +43,7 @@ def _paid_order(app, openid: str | None = "o-paid-buyer", lang_text: str = "菜�
         buyer.openid = None  # an API-only buyer
         db.session.commit()
     _, sku = make_product(price_fen=1234, stock=5, title="红富士苹果")
-    order = checkout(db.session, buyer.id, [(sku.id, 2)], ADDRESS)
+    order = checkout(db.session, app_settings(), buyer.id, [(sku.id, 2)], ADDRESS)
     paid = pay_order(app, order.id)
     db.session.rollback()
     return db.session.get(Order, paid.id)

@@ -42,6 +42,7 @@ from tests.support.referral_chat import (
     make_distributor_of,
     user_by_openid,
 )
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 OPENID = "o-chat-referral"
@@ -320,7 +321,7 @@ def test_a_poster_is_requested_for_later(any_app: Flask, tools):
 def _paid_order(app: Flask, buyer_id: int, sku_id: int, *, days_ago: int = 0) -> None:
     """A paid order of ``buyer_id`` through the pay notify (which snapshots the chain)."""
     address = validate_address("张三", "13800138000", "上海市", "浦东新区世纪大道100号")
-    order = checkout.checkout(db.session, buyer_id, [(sku_id, 1)], address)
+    order = checkout.checkout(db.session, settings_of(), buyer_id, [(sku_id, 1)], address)
     number = pay_order(app, order.number).number
     if days_ago:
         db.session.execute(update(Order).where(Order.number == number)

@@ -23,6 +23,7 @@ from core.models import (
     UserRole,
 )
 from shop.auth import user_for_token
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 TOKEN = re.compile(r"\b(cs_[A-Za-z0-9_-]{20,})")
@@ -154,7 +155,7 @@ def test_worker_burst_runs_queued_jobs(app, runner, keep_signal_handlers):
 
     _, sku = make_product(stock=3)
     address = validate_address("李四", "13900139000", "北京市", "长安街 1 号院")
-    order = checkout.checkout(db.session, make_user().id, [(sku.id, 1)], address)
+    order = checkout.checkout(db.session, settings_of(), make_user().id, [(sku.id, 1)], address)
     order.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     order_id = order.id

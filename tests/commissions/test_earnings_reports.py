@@ -17,7 +17,6 @@ from commissions.earnings import (
     statement,
     summary_from_balances,
 )
-from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.reports import (
     LevelTotal,
@@ -35,6 +34,7 @@ from commissions.reports import (
 from core.actors import Actor
 from core.clock import utcnow
 from core.models import Role, Supplier
+from core.money import format_yuan
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.money import complete, refund, settle_after
 from tests.support.payments import install_fake_gateway, paid_order

@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from commissions.checks import stranded_orders
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import open_settlements
 from core.actors import Actor
@@ -31,11 +30,13 @@ from core.models import (
     User,
 )
 from shop import orders, payments
+from shop.ledger_checks import stranded_orders
 from tests.support.cli import ChatshopRunner
 from tests.support.db import fresh
 from tests.support.factories import link, make_distributor, make_supplier, make_user, place_order
 from tests.support.money import assert_ledger_clean, balances, refund, settle_after
 from tests.support.payments import install_fake_gateway, signed_pay_notify
+from tests.support.settings import gateway_of, settings_of
 from webapp.extensions import db
 
 PLAN = {"rates_bp": [1000, 500], "levels": 2, "base": "margin", "return_window_days": 7}
@@ -66,7 +67,7 @@ def _order(app, buyer, supplier, *lines):
     """A paid order of ``supplier``'s goods (place_order makes one product per line)."""
     order = place_order(*lines, suppliers=[supplier] * len(lines), buyer=buyer)
     body = signed_pay_notify(app, order.number, order.total_fen)
-    assert payments.apply_pay_notify(db.session, body).applied
+    assert payments.apply_pay_notify(db.session, gateway_of(), body).applied
     return fresh(Order, order.id)
 
 
@@ -152,8 +153,9 @@ def test_auto_completion_takes_an_order_refunded_in_part_after_shipping(shop, op
     pending = balances(alice.id)[0]
     assert pending > 0
 
-    assert orders.auto_complete_orders(db.session) == 0  # not yet AUTO_COMPLETE_DAYS
-    assert orders.auto_complete_orders(db.session, now=utcnow() + timedelta(days=11)) == 1
+    assert orders.auto_complete_orders(db.session, settings_of()) == 0  # not yet AUTO_COMPLETE_DAYS
+    assert orders.auto_complete_orders(db.session, settings_of(),
+                                       now=utcnow() + timedelta(days=11)) == 1
     assert fresh(Order, order.id).status == OrderStatus.COMPLETED
     assert settle_after(20) == 2
     assert balances(alice.id) == (0, pending)
@@ -302,7 +304,7 @@ def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(sho
     # s1 shipped, then all of s2's goods came back: nothing is left to ship.
     mixed = place_order((6_000, 1), (2_000, 1), suppliers=[s1, s2], buyer=buyer)
     assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(shop, mixed.number, mixed.total_fen)).applied
+        db.session, gateway_of(), signed_pay_notify(shop, mixed.number, mixed.total_fen)).applied
     mixed = fresh(Order, mixed.id)
     _ship(mixed.id, s1)
     assert fresh(Order, mixed.id).status == OrderStatus.PAID
@@ -317,13 +319,14 @@ def test_an_order_does_not_wait_for_a_supplier_whose_goods_were_all_refunded(sho
     # All of s2's goods refunded before anyone shipped: s1's shipment ships the order.
     early = place_order((6_000, 1), (2_000, 1), suppliers=[s1, s2], buyer=buyer)
     assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(shop, early.number, early.total_fen)).applied
+        db.session, gateway_of(), signed_pay_notify(shop, early.number, early.total_fen)).applied
     early = fresh(Order, early.id)
     refund(shop, ops, early, [(early.lines[1].id, 1, None)])
     assert fresh(Order, early.id).status == OrderStatus.PARTIALLY_REFUNDED
     _ship(early.id, s1)
     assert fresh(Order, early.id).status == OrderStatus.SHIPPED
-    assert orders.auto_complete_orders(db.session, now=utcnow() + timedelta(days=11)) == 1
+    assert orders.auto_complete_orders(db.session, settings_of(),
+                                       now=utcnow() + timedelta(days=11)) == 1
 
     assert settle_after(20) == 4
     assert balances(alice.id)[0] == 0
@@ -365,6 +368,6 @@ def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops, monke
         start(session, order_id, completed_at)
 
     monkeypatch.setattr(orders, "start_return_window", failing_for_one)
-    assert orders.auto_complete_orders(db.session, page_size=1) == 2
+    assert orders.auto_complete_orders(db.session, settings_of(), page_size=1) == 2
     assert [fresh(Order, i).status for i in ids] == [
         OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.COMPLETED]

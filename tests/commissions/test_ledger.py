@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import event, select, update
 
 from commissions import ledger
-from commissions.checks import check_ledger
 from commissions.ledger import LedgerError, Leg
 from commissions.plan_store import active_plan, save_plan
 from commissions.replay import replay_order
@@ -22,9 +21,11 @@ from core.models import (
     Role,
     User,
 )
+from shop.ledger_checks import check_ledger
 from tests.support.factories import link, make_distributor, make_user
 from tests.support.money import assert_ledger_clean, complete, settle_after
 from tests.support.payments import install_fake_gateway, paid_order
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 
@@ -70,7 +71,7 @@ def _statements_to_pay(app, lines, levels) -> int:
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        assert payments.apply_pay_notify(db.session, body).applied
+        assert payments.apply_pay_notify(db.session, gateway_of(), body).applied
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return len(seen)
@@ -161,7 +162,7 @@ def test_late_payment_is_held_and_returned(shop):
     buyer = _chain(1)
     order = place_order((2000, 1), buyer=buyer)
     cancel_order(db.session, Actor.of(buyer), order.id)
-    payments.apply_pay_notify(db.session, signed_pay_notify(shop, order.number, 2000))
+    payments.apply_pay_notify(db.session, gateway_of(), signed_pay_notify(shop, order.number, 2000))
     db.session.expire_all()
     assert ledger.balance(db.session, ledger.LATE_PAYMENTS) == 2000
     assert ledger.balance(db.session, ledger.CLEARING) == -2000

@@ -16,9 +16,9 @@ from commissions.earnings import EarningsSummary
 from commissions.payouts import pay_withdrawal, reconcile_withdrawals
 from core.models import Withdrawal
 from sandbox.pay import sandbox_transfers, script_transfers
-from tests.support.apps import reconfigure
 from tests.support.live_server import LiveSandbox
 from tests.support.money import assert_ledger_clean
+from tests.support.settings import reconfigure
 from tests.support.stories import Funded, fund, summary
 from webapp.clients import pay_gateway
 from webapp.extensions import db

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from commissions import ledger
-from commissions.money import format_yuan
 from commissions.plan_store import save_plan
 from commissions.supplier_settlement import (
     STATEMENT_HEADER,
@@ -37,11 +36,13 @@ from core.models import (
     SupplierSettlement,
     SupplierSettlementItem,
 )
+from core.money import format_yuan
 from shop import refunds
 from tests.support.db import fresh
 from tests.support.factories import make_supplier, make_user
 from tests.support.money import assert_ledger_clean, complete, refund
 from tests.support.payments import install_fake_gateway, paid_order, refund_notify
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 
@@ -181,14 +182,14 @@ def test_an_order_being_refunded_waits_for_the_outcome(shop):
     acme = make_supplier()
     order = paid_order(shop, None, (6_000, 1), suppliers=[acme])  # supply 3 000
     complete(order)
-    pending = refunds.request_refund(db.session, ops, order.id,
+    pending = refunds.request_refund(db.session, gateway_of(), ops, order.id,
                                      [(order.lines[0].id, 0, 600)], reason="dent")
     assert fresh(Order, order.id).status == OrderStatus.REFUNDING
     assert open_settlements(db.session, ops, now=after(8)) == []
     current = fresh(Order, order.id)
     body = refund_notify(shop, pending.out_refund_no, current.number, 600, current.total_fen)
     db.session.commit()
-    assert refunds.apply_refund_notify(db.session, body).applied
+    assert refunds.apply_refund_notify(db.session, gateway_of(), body).applied
     (batch,) = open_settlements(db.session, ops, now=after(8))
     assert batch.amount_fen == 3000 - 300
     assert_ledger_clean(order)

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from commissions import ledger
 from commissions import withdrawals as wd
-from commissions.checks import check_ledger
 from commissions.earnings import EarningsSummary
 from commissions.ledger import Leg
 from core.actors import Actor
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from core.models import AuditEntry, Distributor, User, Withdrawal
+from shop.ledger_checks import check_ledger
 from tests.support.db import db_snapshot
 from tests.support.factories import make_distributor
 from tests.support.money import assert_ledger_clean, refund

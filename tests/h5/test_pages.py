@@ -15,6 +15,7 @@ from shop.payments import apply_pay_notify
 from tests.support.factories import make_user, place_order
 from tests.support.h5 import RealModeApp, callback_path, oauth_target
 from tests.support.payments import signed_pay_notify
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 BUYER = "o-h5-buyer"
@@ -100,7 +101,8 @@ def test_an_unknown_order_or_openid_is_not_found(real_mode: RealModeApp):
 
 def test_a_paid_order_shows_the_paid_page(real_mode: RealModeApp):
     order = _order()
-    outcome = apply_pay_notify(db.session, signed_pay_notify(real_mode.app, order.number,
+    outcome = apply_pay_notify(db.session, gateway_of(),
+                               signed_pay_notify(real_mode.app, order.number,
                                                              order.total_fen))
     assert outcome.applied
     client = real_mode.app.test_client()

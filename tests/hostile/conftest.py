@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from storefront import turns
 from tests.support.hostile.support import World, build_world, world_app
 from webapp.extensions import db
-from webapp.http import wechat
 from webapp.redis_conn import get_redis
 
 
@@ -31,7 +31,7 @@ def world(seeded_world: World, tmp_path_factory: pytest.TempPathFactory,
     with app.app_context():
         module_world = seeded_world.copy_to(app, tmp)
         yield module_world
-        wechat.shutdown_turns(app)
+        turns.shutdown_turns(app)
         db.session.remove()
         db.engine.dispose()
         get_redis().flushdb()

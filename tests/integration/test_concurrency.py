@@ -11,6 +11,7 @@ from core.models import Order, Sku
 from shop.checkout import checkout
 from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 ADDRESS = validate_address("王五", "13900139000", "广东省 深圳市", "南山区科技园 8 号")
@@ -23,7 +24,7 @@ def _race(app, buyer_ids, sku_id, quantity=1):
         with app.app_context():
             start.wait()
             try:
-                checkout(db.session, buyer_id, [(sku_id, quantity)], ADDRESS)
+                checkout(db.session, settings_of(), buyer_id, [(sku_id, quantity)], ADDRESS)
                 return "ok"
             except OutOfStock:
                 return "out"

@@ -37,6 +37,7 @@ from tests.support.payments import (
     sign,
     signed_pay_notify,
 )
+from tests.support.settings import gateway_of, settings_of
 from webapp.extensions import db
 
 SUCCESS_ACK = (
@@ -94,7 +95,7 @@ def test_a_valid_notify_marks_the_order_paid_once(any_app, fake):
 def test_hmac_sha256_notifies_are_accepted(any_app, fake):
     order = place_order((500, 1))
     body = signed_pay_notify(any_app, order.number, 500, sign_type="HMAC-SHA256")
-    outcome = payments.apply_pay_notify(db.session, body)
+    outcome = payments.apply_pay_notify(db.session, gateway_of(), body)
     assert outcome.ok and outcome.applied
     assert fresh(Order, order.id).status == OrderStatus.PAID
 
@@ -174,10 +175,10 @@ def test_oversized_notify_is_refused_without_reading_it(any_app, fake):
 def test_a_second_transaction_for_a_paid_order_is_refused(any_app, fake):
     order = place_order((1000, 1))
     assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(any_app, order.number, 1000)).applied
+        db.session, gateway_of(), signed_pay_notify(any_app, order.number, 1000)).applied
     before = db_snapshot()
     outcome = payments.apply_pay_notify(
-        db.session, signed_pay_notify(any_app, order.number, 1000))
+        db.session, gateway_of(), signed_pay_notify(any_app, order.number, 1000))
     assert not outcome.ok
     assert db_snapshot() == before
 
@@ -227,7 +228,7 @@ def test_expired_but_not_yet_cancelled_order_still_accepts_its_payment(any_app, 
     db.session.get(Order, order.id).expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(any_app, order.number, 1000)).applied
+        db.session, gateway_of(), signed_pay_notify(any_app, order.number, 1000)).applied
     assert fresh(Order, order.id).status == OrderStatus.PAID
     # The timeout job then finds nothing to cancel.
     assert orders.cancel_expired_orders(db.session) == 0
@@ -238,31 +239,39 @@ def test_start_payment_refusals(any_app, fake):
     order = place_order((1000, 1))
     stranger = make_user()
     with pytest.raises(NotFound):
-        payments.start_payment(db.session, Actor(stranger.id), order.id, "1.2.3.4")
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(stranger.id),
+                               order.id, "1.2.3.4")
     with pytest.raises(NotFound):
-        payments.start_payment(db.session, Actor(order.buyer_id), 999999, "1.2.3.4")
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id),
+                               999999, "1.2.3.4")
     no_openid = make_user(openid="")
     no_openid.openid = None
     db.session.commit()
     other = place_order((1000, 1), buyer=no_openid)
     with pytest.raises(InvalidInput):
-        payments.start_payment(db.session, Actor(no_openid.id), other.id, "1.2.3.4")
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(no_openid.id),
+                               other.id, "1.2.3.4")
     late = place_order((1000, 1))
     db.session.get(Order, late.id).expires_at = utcnow() + timedelta(seconds=20)
     db.session.commit()
     with pytest.raises(Conflict):
-        payments.start_payment(db.session, Actor(late.buyer_id), late.id, "1.2.3.4")
-    payments.apply_pay_notify(db.session, signed_pay_notify(any_app, order.number, 1000))
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(late.buyer_id),
+                               late.id, "1.2.3.4")
+    payments.apply_pay_notify(db.session, gateway_of(),
+                              signed_pay_notify(any_app, order.number, 1000))
     with pytest.raises(Conflict):
-        payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id),
+                               order.id, "1.2.3.4")
     assert fake.calls_of("unified_order") == []
 
 
 def test_start_payment_reuses_the_prepay(any_app, fake):
     order = place_order((1000, 1))
     buyer = Actor(order.buyer_id)
-    first = payments.start_payment(db.session, buyer, order.id, "not-an-ip")
-    second = payments.start_payment(db.session, buyer, order.id, "10.0.0.1")
+    first = payments.start_payment(db.session, gateway_of(), settings_of(), buyer, order.id,
+                                   "not-an-ip")
+    second = payments.start_payment(db.session, gateway_of(), settings_of(), buyer, order.id,
+                                    "10.0.0.1")
     assert first["jsapi"]["package"] == second["jsapi"]["package"] == (
         "prepay_id=wx-prepay-" + order.number)
     assert first["pay_url"] is None  # not a sandbox app
@@ -276,37 +285,40 @@ def test_start_payment_reuses_the_prepay(any_app, fake):
 
 def test_reconcile_applies_a_payment_whose_notify_never_came(any_app, fake):
     order = place_order((1000, 1))
-    payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id), order.id,
+                           "1.2.3.4")
     tx = new_transaction_id()
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 1000, tx), trade_state="SUCCESS")
-    assert payments.reconcile_pending_payments(db.session, older_than_minutes=5) == 0  # too new
-    assert payments.reconcile_pending_payments(db.session, older_than_minutes=0) == 1
+    assert payments.reconcile_pending_payments(db.session, gateway_of(),
+                                               older_than_minutes=5) == 0  # too new
+    assert payments.reconcile_pending_payments(db.session, gateway_of(), older_than_minutes=0) == 1
     assert fresh(Order, order.id).status == OrderStatus.PAID
     db.session.commit()
     assert _count(OutboxMessage, topic="order.paid") == 1
     # The notify arriving afterwards is a harmless duplicate.
     before = db_snapshot()
     body = signed_pay_notify(any_app, order.number, 1000, tx)
-    assert payments.apply_pay_notify(db.session, body).ok
+    assert payments.apply_pay_notify(db.session, gateway_of(), body).ok
     assert db_snapshot() == before
-    assert payments.reconcile_pending_payments(db.session, older_than_minutes=0) == 0
+    assert payments.reconcile_pending_payments(db.session, gateway_of(), older_than_minutes=0) == 0
 
 
 def test_reconcile_refuses_a_wrong_amount_and_closes_cancelled_unpaid_trades(any_app, fake):
     order = place_order((1000, 1))
-    payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id), order.id,
+                           "1.2.3.4")
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 999), trade_state="SUCCESS")
     before = db_snapshot()
-    assert payments.reconcile_payment(db.session, order.id) == "unknown"
+    assert payments.reconcile_payment(db.session, gateway_of(), order.id) == "unknown"
     assert db_snapshot() == before
 
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 1000), trade_state="NOTPAY")
-    assert payments.reconcile_payment(db.session, order.id) == "unpaid"
+    assert payments.reconcile_payment(db.session, gateway_of(), order.id) == "unpaid"
     orders.cancel_order(db.session, Actor(order.buyer_id), order.id)
-    assert payments.reconcile_payment(db.session, order.id) == "closed"
+    assert payments.reconcile_payment(db.session, gateway_of(), order.id) == "closed"
     assert fake.calls_of("close_order") == [{"out_trade_no": order.number}]
     payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id))
     assert payment.status == PaymentStatus.CLOSED
@@ -362,7 +374,7 @@ def test_notify_racing_timeout_cancellation_is_consistent(pg_app):
         with pg_app.app_context():
             if index < 4:  # the first four start together with the timeout job
                 start.wait()
-            return payments.apply_pay_notify(db.session, body)
+            return payments.apply_pay_notify(db.session, gateway_of(), body)
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         cancelled = pool.submit(cancel)
@@ -416,7 +428,8 @@ def test_orderpaid_from_unified_order_fetches_the_late_result(any_app, fake, mon
     from adapters.wechat.pay_v2 import GatewayError
 
     order = place_order((1000, 1))
-    payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id), order.id,
+                           "1.2.3.4")
     payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id))
     payment.prepay_id = None  # e.g. the prepay had expired
     db.session.commit()
@@ -428,5 +441,6 @@ def test_orderpaid_from_unified_order_fetches_the_late_result(any_app, fake, mon
     fake.order_query_answer = dict(
         pay_notify_fields(any_app, order.number, 1000), trade_state="SUCCESS")
     with pytest.raises(Conflict):
-        payments.start_payment(db.session, Actor(order.buyer_id), order.id, "1.2.3.4")
+        payments.start_payment(db.session, gateway_of(), settings_of(), Actor(order.buyer_id),
+                               order.id, "1.2.3.4")
     assert fresh(Order, order.id).status == OrderStatus.PAID

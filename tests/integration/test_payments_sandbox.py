@@ -28,6 +28,7 @@ from shop import orders, payments
 from tests.support.apps import sandbox_settings, served_app
 from tests.support.factories import auth_header, make_user, place_order
 from tests.support.live_server import reserve_port
+from tests.support.settings import gateway_of, settings_of
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -132,7 +133,8 @@ def test_reconcile_finds_a_payment_whose_notify_never_came(live):
     order = place_order((1200, 1))
     order_id, number, buyer_id = order.id, order.number, order.buyer_id
     _idle()
-    payments.start_payment(db.session, Actor(buyer_id), order_id, "127.0.0.1")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(buyer_id), order_id,
+                           "127.0.0.1")
     _idle()
     # The buyer pays, but WeChat's notify is lost.
     context = Context(merchant=Merchant.from_config(app.config), store=PayStore(get_redis()),
@@ -140,20 +142,21 @@ def test_reconcile_finds_a_payment_whose_notify_never_came(live):
     buyer_pays(context, number)
     assert _status(Order, order_id) == OrderStatus.PENDING_PAYMENT
     _idle()
-    assert payments.reconcile_pending_payments(db.session, older_than_minutes=0) == 1
+    assert payments.reconcile_pending_payments(db.session, gateway_of(), older_than_minutes=0) == 1
     assert _status(Order, order_id) == OrderStatus.PAID
     _idle()
-    assert payments.reconcile_pending_payments(db.session, older_than_minutes=0) == 0
+    assert payments.reconcile_pending_payments(db.session, gateway_of(), older_than_minutes=0) == 0
 
 
 def test_reconcile_closes_the_trade_of_a_cancelled_order(live):
     order = place_order((800, 1))
     order_id, number, buyer_id = order.id, order.number, order.buyer_id
     _idle()
-    payments.start_payment(db.session, Actor(buyer_id), order_id, "127.0.0.1")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(buyer_id), order_id,
+                           "127.0.0.1")
     orders.cancel_order(db.session, Actor(buyer_id), order_id)
     _idle()
-    assert payments.reconcile_payment(db.session, order_id) == "closed"
+    assert payments.reconcile_payment(db.session, gateway_of(), order_id) == "closed"
     assert _status(Payment, db.session.scalar(
         select(Payment.id).where(Payment.order_id == order_id))) == PaymentStatus.CLOSED
     _idle()
@@ -166,7 +169,8 @@ def test_a_late_payment_is_refunded_automatically(live):
     order = place_order((1500, 2))
     order_id, number, buyer_id, total = order.id, order.number, order.buyer_id, order.total_fen
     _idle()
-    payments.start_payment(db.session, Actor(buyer_id), order_id, "127.0.0.1")
+    payments.start_payment(db.session, gateway_of(), settings_of(), Actor(buyer_id), order_id,
+                           "127.0.0.1")
     orders.cancel_order(db.session, Actor(buyer_id), order_id)
     _idle()
     # The buyer had the pay page open and pays after the order was cancelled.

@@ -32,6 +32,7 @@ from tests.support.payments import (
     refund_notify,
     signed_pay_notify,
 )
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 
@@ -52,7 +53,7 @@ def _notify(app, refund: Refund, status: str = "SUCCESS", **kw):
     body = refund_notify(app, refund.out_refund_no, order.number, refund.amount_fen,
                          order.total_fen, status=status, **kw)
     db.session.commit()
-    return refunds.apply_refund_notify(db.session, body)
+    return refunds.apply_refund_notify(db.session, gateway_of(), body)
 
 
 def _stock(sku_id: int) -> int:
@@ -71,7 +72,8 @@ def test_partial_refunds_by_line_then_the_rest(any_app, fake, operator):
     sku_a, sku_b, order_id = line_a.sku_id, line_b.sku_id, order.id
     stock_a, stock_b = _stock(sku_a), _stock(sku_b)
 
-    first = refunds.request_refund(db.session, operator, order_id, [(line_a.id, 1, None)],
+    first = refunds.request_refund(db.session, gateway_of(), operator, order_id,
+                                   [(line_a.id, 1, None)],
                                    reason="one broken")
     assert (first.status, first.amount_fen) == (RefundStatus.PROCESSING, 1000)
     assert first.out_refund_no == order.number + "R01"
@@ -89,13 +91,15 @@ def test_partial_refunds_by_line_then_the_rest(any_app, fake, operator):
     assert _stock(sku_a) == stock_a + 1
 
     # Money only on line B (e.g. a scratch): no stock comes back.
-    second = refunds.request_refund(db.session, operator, order_id, [(line_b.id, 0, 300)])
+    second = refunds.request_refund(db.session, gateway_of(), operator, order_id,
+                                    [(line_b.id, 0, 300)])
     assert second.out_refund_no == order.number + "R02"
     assert _notify(any_app, second).applied
     assert fresh(Order, order_id).refunded_fen == 1300
     assert _stock(sku_b) == stock_b
 
-    rest = refunds.request_refund(db.session, operator, order_id, None, reason="all the rest")
+    rest = refunds.request_refund(db.session, gateway_of(), operator, order_id, None,
+                                  reason="all the rest")
     assert rest.amount_fen == 4000 - 1300
     assert sorted((ln.quantity, ln.amount_fen) for ln in rest.lines) == [(2, 700), (2, 2000)]
     assert _notify(any_app, rest).applied
@@ -108,7 +112,7 @@ def test_partial_refunds_by_line_then_the_rest(any_app, fake, operator):
     assert _count(AuditEntry, action="refund.succeeded") == 3
 
     with pytest.raises(Conflict):
-        refunds.request_refund(db.session, operator, order_id, None)
+        refunds.request_refund(db.session, gateway_of(), operator, order_id, None)
 
 
 def test_refund_over_what_is_left_is_refused_and_changes_nothing(any_app, fake, operator):
@@ -125,15 +129,16 @@ def test_refund_over_what_is_left_is_refused_and_changes_nothing(any_app, fake, 
         [],
     ):
         with pytest.raises(InvalidInput):
-            refunds.request_refund(db.session, operator, order_id, lines)
+            refunds.request_refund(db.session, gateway_of(), operator, order_id, lines)
         assert db_snapshot() == before, lines
     assert fake.calls_of("refund") == []
 
-    done = refunds.request_refund(db.session, operator, order_id, [(line_a.id, 0, 1500)])
+    done = refunds.request_refund(db.session, gateway_of(), operator, order_id,
+                                  [(line_a.id, 0, 1500)])
     assert _notify(any_app, done).applied
     before = db_snapshot()
     with pytest.raises(InvalidInput):
-        refunds.request_refund(db.session, operator, order_id, [(line_a.id, 0, 501)])
+        refunds.request_refund(db.session, gateway_of(), operator, order_id, [(line_a.id, 0, 501)])
     assert db_snapshot() == before
 
     # The same through the API: 422, nothing changed.
@@ -151,7 +156,8 @@ def test_refund_over_what_is_left_is_refused_and_changes_nothing(any_app, fake, 
 
 def test_a_refund_notify_delivered_twice_is_applied_once(any_app, fake, operator):
     order = paid_order(any_app, None, (1000, 2))
-    refund = refunds.request_refund(db.session, operator, order.id, [(order.lines[0].id, 1, None)])
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order.id,
+                                    [(order.lines[0].id, 1, None)])
     refund_id = refund.id
     body = refund_notify(any_app, refund.out_refund_no, order.number, 1000, 2000)
     db.session.commit()
@@ -176,23 +182,23 @@ def test_who_may_refund(any_app, fake, operator):
     stranger = make_user()
     staff = make_user(Role.SUPPLIER, supplier=s1)
     with pytest.raises(NotFound):
-        refunds.request_refund(db.session, Actor.of(stranger), order_id)
+        refunds.request_refund(db.session, gateway_of(), Actor.of(stranger), order_id)
     with pytest.raises(Forbidden):
-        refunds.request_refund(db.session, Actor.of(staff), order_id)
+        refunds.request_refund(db.session, gateway_of(), Actor.of(staff), order_id)
     orders.ship_order(db.session, Actor.of(staff), order_id, "SF", "SF100")
     with pytest.raises(Forbidden):  # part of it has shipped: only customer service now
-        refunds.request_refund(db.session, Actor.of(buyer), order_id)
-    refund = refunds.request_refund(db.session, operator, order_id)
+        refunds.request_refund(db.session, gateway_of(), Actor.of(buyer), order_id)
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order_id)
     assert refund.amount_fen == 1800
     with pytest.raises(Conflict):  # one refund at a time
-        refunds.request_refund(db.session, operator, order_id)
+        refunds.request_refund(db.session, gateway_of(), operator, order_id)
 
     unpaid = place_order((500, 1), buyer=buyer)
     with pytest.raises(Conflict):
-        refunds.request_refund(db.session, operator, unpaid.id)
+        refunds.request_refund(db.session, gateway_of(), operator, unpaid.id)
 
     own = paid_order(any_app, buyer, (500, 2))
-    mine = refunds.request_refund(db.session, Actor.of(buyer), own.id,
+    mine = refunds.request_refund(db.session, gateway_of(), Actor.of(buyer), own.id,
                                   [(own.lines[0].id, 1, None)], reason="changed my mind")
     assert (mine.amount_fen, mine.requested_by_id) == (500, buyer.id)
 
@@ -204,14 +210,14 @@ def test_a_definite_refusal_fails_the_refund_and_restores_the_order(any_app, fak
     staff = make_user(Role.SUPPLIER, supplier=supplier)
     orders.ship_order(db.session, Actor.of(staff), order_id, "SF", "SF1")
     fake.refund_mode = "refuse"
-    refund = refunds.request_refund(db.session, operator, order_id, None)
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order_id, None)
     assert refund.status == RefundStatus.FAILED
     assert "NOTENOUGH" in refund.failure_reason
     assert fresh(Order, order_id).status == OrderStatus.SHIPPED
     assert _count(OutboxMessage, topic="refund.failed") == 1
     # The order can be refunded again later, under a new number.
     fake.refund_mode = "accept"
-    again = refunds.request_refund(db.session, operator, order_id, None)
+    again = refunds.request_refund(db.session, gateway_of(), operator, order_id, None)
     assert again.status == RefundStatus.PROCESSING
     assert again.out_refund_no.endswith("R02")
 
@@ -220,14 +226,15 @@ def test_an_unknown_outcome_stays_processing_until_reconciled(any_app, fake, ope
     order = paid_order(any_app, None, (1000, 2))
     order_id, number = order.id, order.number
     fake.refund_mode = "timeout"
-    refund = refunds.request_refund(db.session, operator, order_id, [(order.lines[0].id, 1, None)])
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order_id,
+                                    [(order.lines[0].id, 1, None)])
     refund_id, out_refund_no = refund.id, refund.out_refund_no
     assert refund.status == RefundStatus.PROCESSING
     assert fresh(Order, order_id).status == OrderStatus.REFUNDING
 
     # WeChat never got it: reconciliation submits it again with the same number.
     fake.refund_mode = "accept"
-    assert refunds.reconcile_processing_refunds(db.session, older_than_minutes=0) == 0
+    assert refunds.reconcile_processing_refunds(db.session, gateway_of(), older_than_minutes=0) == 0
     assert [c["out_refund_no"] for c in fake.calls_of("refund")] == [out_refund_no] * 2
 
     # WeChat now reports it done.
@@ -236,7 +243,7 @@ def test_an_unknown_outcome_stays_processing_until_reconciled(any_app, fake, ope
         "out_refund_no_0": out_refund_no, "refund_id_0": "50300000000001",
         "refund_fee_0": "1000", "refund_status_0": "SUCCESS",
     }
-    assert refunds.reconcile_processing_refunds(db.session, older_than_minutes=0) == 1
+    assert refunds.reconcile_processing_refunds(db.session, gateway_of(), older_than_minutes=0) == 1
     assert fresh(Refund, refund_id).status == RefundStatus.SUCCEEDED
     assert fresh(Order, order_id).status == OrderStatus.PARTIALLY_REFUNDED
     # The notify arriving afterwards changes nothing.
@@ -248,7 +255,7 @@ def test_an_unknown_outcome_stays_processing_until_reconciled(any_app, fake, ope
 def test_refundclose_notify_fails_the_refund_and_restores_the_order(any_app, fake, operator):
     order = paid_order(any_app, None, (1000, 1))
     order_id = order.id
-    refund = refunds.request_refund(db.session, operator, order_id, None)
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order_id, None)
     refund_id = refund.id
     outcome = _notify(any_app, refund, status="REFUNDCLOSE")
     assert outcome.ok and outcome.applied
@@ -262,7 +269,7 @@ def test_refundclose_notify_fails_the_refund_and_restores_the_order(any_app, fak
 
 def test_bad_refund_notifies_are_refused_and_change_nothing(any_app, fake, operator):
     order = paid_order(any_app, None, (1000, 2))
-    refund = refunds.request_refund(db.session, operator, order.id, None)
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order.id, None)
     no, number = refund.out_refund_no, order.number
     cases = {
         "wrong key": refund_notify(any_app, no, number, 2000, 2000,
@@ -302,7 +309,7 @@ def test_stock_comes_back_only_for_suppliers_that_had_not_shipped(any_app, fake,
     stock_1, stock_2 = _stock(sku_1), _stock(sku_2)
     orders.ship_order(db.session, Actor.of(make_user(Role.SUPPLIER, supplier=s1)), order_id,
                       "SF", "SF9")
-    refund = refunds.request_refund(db.session, operator, order_id, None)
+    refund = refunds.request_refund(db.session, gateway_of(), operator, order_id, None)
     assert _notify(any_app, refund).applied
     assert (_stock(sku_1), _stock(sku_2)) == (stock_1, stock_2 + 3)
     assert fresh(Order, order_id).status == OrderStatus.REFUNDED
@@ -365,20 +372,22 @@ def test_a_failed_automatic_refund_of_a_late_payment_can_be_retried(any_app, fak
     order_id, number = order.id, order.number
     orders.cancel_order(db.session, Actor(order.buyer_id), order_id)
     fake.refund_mode = "refuse"
-    outcome = payments.apply_pay_notify(db.session, signed_pay_notify(any_app, number, 900))
+    outcome = payments.apply_pay_notify(db.session, gateway_of(),
+                                        signed_pay_notify(any_app, number, 900))
     assert outcome.ok and outcome.refund_id is not None
     assert fresh(Refund, outcome.refund_id).status == RefundStatus.FAILED
     assert fresh(Order, order_id).status == OrderStatus.CANCELLED
 
     buyer = Actor(fresh(Order, order_id).buyer_id)
     with pytest.raises(Conflict):  # only customer service handles this
-        refunds.request_refund(db.session, buyer, order_id)
+        refunds.request_refund(db.session, gateway_of(), buyer, order_id)
     fake.refund_mode = "accept"
-    retry = refunds.request_refund(db.session, operator, order_id, None, reason="retry")
+    retry = refunds.request_refund(db.session, gateway_of(), operator, order_id, None,
+                                   reason="retry")
     assert (retry.amount_fen, retry.out_refund_no) == (900, number + "R02")
     assert fresh(Order, order_id).status == OrderStatus.CANCELLED
     assert _notify(any_app, fresh(Refund, retry.id)).applied
     final = fresh(Order, order_id)
     assert (final.status, final.refunded_fen) == (OrderStatus.CANCELLED, 900)
     with pytest.raises(InvalidInput):  # nothing left
-        refunds.request_refund(db.session, operator, order_id, None)
+        refunds.request_refund(db.session, gateway_of(), operator, order_id, None)

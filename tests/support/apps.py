@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from core.settings import Settings
 from tests.support.databases import truncate_all
 from tests.support.live_server import LiveSandbox, reserve_port, serve
 from webapp import create_app
@@ -125,10 +124,3 @@ def live_sandbox(make_app: MakeApp) -> Iterator[LiveSandbox]:
     application = make_app(**sandbox_settings(port))
     with served_app(application, port) as url:
         yield LiveSandbox(application, url)
-
-
-def reconfigure(app: Flask, **changes: Any) -> None:
-    """Change settings of an app already built: its config and the Settings object
-    handed to the code below the entry points (``app.extensions["chatshop.settings"]``)."""
-    app.config.update(changes)
-    app.extensions["chatshop.settings"] = Settings.from_config(app.config)

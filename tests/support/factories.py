@@ -22,6 +22,7 @@ from referral.domain.codes import new_invite_code
 from shop import checkout
 from shop.auth import issue_token
 from shop.domain.addresses import validate_address
+from tests.support.settings import settings_of
 from webapp.extensions import db
 
 _seq = itertools.count(1)
@@ -122,7 +123,7 @@ def place_order(
         supplier = suppliers[index] if suppliers else make_supplier()
         _, sku = make_product(supplier, price_fen=price, supply_price_fen=price // 2, stock=stock)
         items.append((sku.id, quantity))
-    order = checkout.checkout(db.session, buyer.id, items, ADDRESS)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, items, ADDRESS)
     db.session.commit()
     return order
 

@@ -7,26 +7,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commissions import ledger
-from commissions.checks import check_ledger
 from commissions.replay import replay_order
 from commissions.settlement import settle_matured_commissions
 from core.actors import Actor
 from core.clock import utcnow
 from core.models import Order, OrderStatus, Refund, User
 from shop import refunds
+from shop.ledger_checks import check_ledger
 from shop.orders import confirm_receipt
 from tests.support.payments import refund_notify
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 
 def refund(app, operator: Actor, order: Order, parts=None, reason="test") -> Refund:
     """Request a refund (whole order when ``parts`` is None) and have WeChat confirm it."""
-    made = refunds.request_refund(db.session, operator, order.id, parts, reason=reason)
+    made = refunds.request_refund(db.session, gateway_of(), operator, order.id, parts,
+                                  reason=reason)
     current = db.session.get(Order, made.order_id)
     body = refund_notify(app, made.out_refund_no, current.number, made.amount_fen,
                          current.total_fen)
     db.session.commit()
-    assert refunds.apply_refund_notify(db.session, body).applied
+    assert refunds.apply_refund_notify(db.session, gateway_of(), body).applied
     return made
 
 

@@ -22,6 +22,7 @@ from adapters.wechat.pay_v2 import EXTENSION_KEY, GatewayError, PayGateway
 from core.models import Order, Supplier, User
 from shop import payments
 from tests.support.factories import ADDRESS, place_order
+from tests.support.settings import gateway_of
 from webapp.extensions import db
 
 __all__ = ["ADDRESS"]  # re-exported: the address every placed order ships to
@@ -222,7 +223,7 @@ def pay_order(app: Flask, order: Order | int | str, *, transaction_id: str | Non
     order_id, number, total_fen = db.session.execute(query).one()
     db.session.commit()
     body = signed_pay_notify(app, number, total_fen, transaction_id)
-    outcome = payments.apply_pay_notify(db.session, body)
+    outcome = payments.apply_pay_notify(db.session, gateway_of(), body)
     assert outcome.applied, outcome
     db.session.expire_all()
     paid = db.session.get(Order, order_id)

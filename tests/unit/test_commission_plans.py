@@ -19,7 +19,9 @@ from commissions.plans import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE_MODULES = ("plans.py", "split.py", "money.py", "prorata.py", "bounds.py", "csv_export.py")
+PURE_MODULES = ("plans.py", "split.py", "prorata.py", "csv_export.py", "maturity.py")
+# The pure stdlib modules of core that the commission rules share with every layer.
+PURE_CORE_MODULES = ("core.money", "core.bounds")
 
 
 def test_defaults_follow_the_guardrails():
@@ -223,9 +225,20 @@ def test_pure_commission_modules_import_only_the_standard_library(name):
     foreign = {module for module in modules
                if module.split(".")[0] not in sys.stdlib_module_names
                and module.split(".")[0] != "commissions"
+               and module not in PURE_CORE_MODULES
                and module != "__future__"}
     assert not foreign, f"commissions/{name} imports {sorted(foreign)}"
     # Inside the package, only the other pure modules.
     siblings = {module.split(".")[1] + ".py" for module in modules
                 if module.startswith("commissions.")}
     assert siblings <= set(PURE_MODULES)
+
+
+@pytest.mark.parametrize("name", PURE_CORE_MODULES)
+def test_the_shared_pure_core_modules_import_only_the_standard_library(name):
+    path = ROOT / (name.replace(".", "/") + ".py")
+    foreign = {module for module in _imported_modules(path)
+               if module.split(".")[0] not in sys.stdlib_module_names
+               and module not in PURE_CORE_MODULES
+               and module != "__future__"}
+    assert not foreign, f"{name} imports {sorted(foreign)}"

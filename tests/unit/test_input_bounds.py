@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from commissions.bounds import (
+from commissions.csv_export import csv_text, safe_cell
+from commissions.plans import PlanError, PlanVersion
+from core.bounds import (
     MAX_ID,
     MAX_JSON_DEPTH,
     MAX_RETURN_WINDOW_DAYS,
@@ -17,8 +19,6 @@ from commissions.bounds import (
     text_problem,
     within,
 )
-from commissions.csv_export import csv_text, safe_cell
-from commissions.plans import PlanError, PlanVersion
 from webapp.http.api.common import json_problems
 
 

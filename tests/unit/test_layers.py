@@ -12,8 +12,8 @@ from tests.support.imports import imported_modules as _imports
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE_PACKAGES = ["shop/domain", "bots/messages.py", "bots/dialogue", "referral/domain",
-                 "commissions/plans.py", "commissions/split.py", "commissions/money.py",
-                 "commissions/prorata.py"]
+                 "commissions/plans.py", "commissions/split.py", "core/money.py",
+                 "core/bounds.py", "commissions/prorata.py", "commissions/maturity.py"]
 # Core is the bottom layer: importing any of its modules loads none of these.
 CORE_MUST_NOT_LOAD = ("flask", "flask_sqlalchemy", "flask_migrate", "flask_smorest", "werkzeug",
                       "webapp", "workers", "storefront", "shop", "commissions", "referral",

@@ -14,6 +14,7 @@ from core.models import Order, OrderStatus, Sku
 from shop import checkout
 from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
+from tests.support.settings import settings_of
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
@@ -37,7 +38,7 @@ def _queued_ids() -> set[str]:
 def _expired_order() -> tuple[int, int]:
     buyer = make_user()
     _, sku = make_product(stock=5)
-    order = checkout.checkout(db.session, buyer.id, [(sku.id, 2)], ADDRESS)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 2)], ADDRESS)
     order.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     return order.id, sku.id
@@ -46,7 +47,7 @@ def _expired_order() -> tuple[int, int]:
 def _long_shipped_order() -> int:
     buyer = make_user()
     _, sku = make_product(stock=5)
-    order = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS)
+    order = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 1)], ADDRESS)
     order.status = OrderStatus.SHIPPED
     order.paid_at = utcnow() - timedelta(days=12)
     order.shipped_at = utcnow() - timedelta(days=11)

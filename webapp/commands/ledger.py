@@ -16,7 +16,7 @@ def ledger_group() -> None:
 @with_appcontext
 def check_command() -> None:
     """Check every ledger invariant; exit 1 when any is breached."""
-    from commissions.checks import LIMIT, check_ledger
+    from shop.ledger_checks import LIMIT, check_ledger
     from webapp.extensions import db
 
     breaches = 0

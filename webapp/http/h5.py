@@ -35,10 +35,10 @@ from werkzeug.wrappers import Response
 from adapters.wechat.oauth import OAuthFailed, authorize_url, new_state, openid_for_code
 from adapters.wechat.oauth import state_is_valid as oauth_state_is_valid
 from bots.dialogue.texts import mask_phone
-from commissions.money import format_yuan
 from core.actors import Actor
 from core.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentGatewayError
 from core.models import Order, OrderStatus, User
+from core.money import format_yuan
 from referral.binding import BindingRefused, bind_by_invite_code, record_refusal
 from referral.distributors import find_by_invite_code
 from referral.domain.codes import normalise_invite_code
@@ -47,6 +47,7 @@ from referral.qrcodes import cached_qr_code
 from shop.identity import ensure_wechat_user, user_for_openid
 from shop.orders import find_order_by_number
 from shop.payments import start_payment
+from webapp.clients import app_settings, pay_gateway
 from webapp.extensions import db
 from webapp.sessions import ISSUED_AT
 
@@ -204,7 +205,8 @@ def pay(number: str) -> Response:
         return _page("h5/order.html", 409, order=order,
                      notice="这个订单不能再支付了。 This order can no longer be paid.")
     try:
-        started = start_payment(db.session, Actor.of(user), order.id, request.remote_addr)
+        started = start_payment(db.session, pay_gateway(), app_settings(), Actor.of(user), order.id,
+                                request.remote_addr)
     except Conflict as exc:
         db.session.rollback()
         current = _own_order(user, number)

@@ -12,9 +12,11 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from adapters.wechat.pay_notify import MAX_NOTIFY_BYTES, NotifyOutcome, ack_xml
+from adapters.wechat.pay_v2 import PayGateway
 from core.uow import DbSession
 from shop.payments import apply_pay_notify
 from shop.refunds import apply_refund_notify
+from webapp.clients import pay_gateway
 from webapp.extensions import db
 
 blp = Blueprint("wechat_pay", __name__)
@@ -35,7 +37,9 @@ def _read_body() -> bytes | None:
     return None if len(body) > MAX_NOTIFY_BYTES else body
 
 
-def _handle(kind: str, service: Callable[[DbSession, bytes], NotifyOutcome]) -> Response:
+def _handle(
+    kind: str, service: Callable[[DbSession, PayGateway, bytes], NotifyOutcome]
+) -> Response:
     try:
         body = _read_body()
     except ClientDisconnected:
@@ -44,7 +48,7 @@ def _handle(kind: str, service: Callable[[DbSession, bytes], NotifyOutcome]) -> 
         current_app.logger.warning("%s refused: body larger than %d bytes", kind, MAX_NOTIFY_BYTES)
         return _ack(False, "body too large", 413)
     try:
-        outcome = service(db.session, body)
+        outcome = service(db.session, pay_gateway(), body)
     except Exception:  # noqa: BLE001 - WeChat must get XML; it retries a 500 later
         current_app.logger.exception("%s could not be processed", kind)
         db.session.rollback()

@@ -46,6 +46,7 @@ from tests.support.payments import (
     new_transaction_id,
     signed_pay_notify,
 )
+from tests.support.settings import gateway_of, settings_of
 from tests.support.wechat_messages import AES_KEY, APP_ID, TOKEN
 from webapp import create_app
 from webapp.extensions import db
@@ -138,20 +139,22 @@ def build_world(app: Flask, tmp_dir: Path) -> World:
     assert foreign_sku is not None
 
     # Orders: one awaiting payment, one paid (its notify kept for replays), one paid and refunding.
-    pending = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS)
-    paid = checkout.checkout(db.session, buyer.id, [(sku.id, 1)], ADDRESS)
-    refunding = checkout.checkout(db.session, buyer.id, [(sku.id, 1), (foreign_sku.id, 1)],
+    pending = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 1)], ADDRESS)
+    paid = checkout.checkout(db.session, settings_of(), buyer.id, [(sku.id, 1)], ADDRESS)
+    refunding = checkout.checkout(db.session, settings_of(), buyer.id,
+                                  [(sku.id, 1), (foreign_sku.id, 1)],
                                   ADDRESS)
     db.session.commit()
     replay = signed_pay_notify(app, paid.number, paid.total_fen, new_transaction_id())
-    assert payments.apply_pay_notify(db.session, replay).applied
-    assert payments.apply_pay_notify(
-        db.session, signed_pay_notify(app, refunding.number, refunding.total_fen)).applied
+    assert payments.apply_pay_notify(db.session, gateway_of(), replay).applied
+    refunding_notify = signed_pay_notify(app, refunding.number, refunding.total_fen)
+    assert payments.apply_pay_notify(db.session, gateway_of(), refunding_notify).applied
     operator = db.session.get(User, operator_id)
     assert operator is not None
-    refund = refunds.request_refund(db.session, Actor.of(operator), refunding.id, None, "hostile")
+    refund = refunds.request_refund(db.session, gateway_of(), Actor.of(operator), refunding.id,
+                                    None, "hostile")
     db.session.commit()
-    cart.add_to_cart(db.session, buyer.id, sku.id, 1)
+    cart.add_to_cart(db.session, settings_of(), buyer.id, sku.id, 1)
     db.session.commit()
 
     address = Address(user_id=buyer.id, recipient="王小明", phone="13800138001",

@@ -14,6 +14,7 @@ from flask_smorest.pagination import PaginationParameters
 from core.actors import Actor
 from core.models import Order
 from shop import addresses, cart, checkout, orders
+from webapp.clients import app_settings
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint, paginate
@@ -70,7 +71,8 @@ class CartItems(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, data: dict[str, Any]) -> Any:
         """Add some of a SKU (added to what is already in the cart)."""
-        cart.add_to_cart(db.session, current_actor().user_id, data["sku_id"], data["quantity"])
+        cart.add_to_cart(db.session, app_settings(), current_actor().user_id, data["sku_id"],
+                         data["quantity"])
         return _cart()
 
 
@@ -84,7 +86,8 @@ class CartItem(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def put(self, data: dict[str, Any], sku_id: int) -> Any:
         """Set the quantity of a line; 0 removes it."""
-        cart.set_cart_quantity(db.session, current_actor().user_id, sku_id, data["quantity"])
+        cart.set_cart_quantity(db.session, app_settings(), current_actor().user_id, sku_id,
+                               data["quantity"])
         return _cart()
 
 
@@ -161,7 +164,8 @@ class Orders(MethodView):
         )
         items = data.get("items")
         pairs = None if items is None else [(i["sku_id"], i["quantity"]) for i in items]
-        return checkout.checkout(db.session, buyer_id, pairs, shipping, note=data["note"])
+        return checkout.checkout(db.session, app_settings(), buyer_id, pairs, shipping,
+                                 note=data["note"])
 
 
 @blp.route("/orders/<id:order_id>")

@@ -21,7 +21,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from commissions.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_PAGE, MAX_PAGE_SIZE, text_problem
+from core.bounds import MAX_ID, MAX_JSON_DEPTH, MAX_PAGE, MAX_PAGE_SIZE, text_problem
 from webapp.extensions import db
 
 __all__ = ["MAX_ID", "ChatShopApi", "ChatShopBlueprint", "ChatShopParser", "paginate",

@@ -12,9 +12,10 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from commissions.bounds import MAX_QUANTITY
 from core.actors import Actor
+from core.bounds import MAX_QUANTITY
 from shop import payments, refunds
+from webapp.clients import app_settings, pay_gateway
 from webapp.extensions import db
 from webapp.http.api.auth import current_actor, protected
 from webapp.http.api.common import ChatShopBlueprint
@@ -101,7 +102,8 @@ class OrderPayment(MethodView):
         Returns the JSAPI parameters for WeChat's in-app browser and, in sandbox
         mode, ``pay_url``: the page where a person completes the payment.
         """
-        return payments.start_payment(db.session, _buyer(), order_id, request.remote_addr)
+        return payments.start_payment(db.session, pay_gateway(), app_settings(), _buyer(), order_id,
+                                      request.remote_addr)
 
 
 @blp.route("/orders/<id:order_id>/refunds")
@@ -133,5 +135,5 @@ class OrderRefunds(MethodView):
             (line["order_line_id"], line["quantity"], line["amount_fen"]) for line in lines
         ]
         return refunds.request_refund(
-            db.session, current_actor(), order_id, specs, reason=data["reason"]
+            db.session, pay_gateway(), current_actor(), order_id, specs, reason=data["reason"]
         )

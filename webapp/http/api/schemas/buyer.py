@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from commissions.bounds import MAX_QUANTITY
+from core.bounds import MAX_QUANTITY
 from core.models import OrderStatus
 from webapp.http.api.schemas.common import id_field, text_field
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from commissions.bounds import MAX_ID, MAX_STOCK
+from core.bounds import MAX_ID, MAX_STOCK
 from core.models import ProductStatus
 from webapp.http.api.schemas.common import fen_field, id_field, query_id_field, text_field
 

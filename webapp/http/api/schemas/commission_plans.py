@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields
 
-from commissions.bounds import MAX_RATE_BP, MAX_RETURN_WINDOW_DAYS
+from core.bounds import MAX_RATE_BP, MAX_RETURN_WINDOW_DAYS
 from webapp.http.api.schemas.common import text_field
 
 

@@ -1,6 +1,6 @@
 """Field builders shared by the API schemas: ids, money in fen, bounded numbers and text.
 
-Every limit comes from ``commissions.bounds``, the one table the services and
+Every limit comes from ``core.bounds``, the one table the services and
 the pure rules read too. Text that cannot be stored (NUL, lone surrogates) is
 refused for every field at once by the request parser (``webapp.http.api.common``).
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from commissions.bounds import MAX_ID, MAX_PRICE_FEN
+from core.bounds import MAX_ID, MAX_PRICE_FEN
 
 
 def id_field(**kwargs: Any) -> fields.Integer:

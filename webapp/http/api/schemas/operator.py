@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from commissions.bounds import MAX_SORT_ORDER
+from core.bounds import MAX_SORT_ORDER
 from core.models import OrderStatus, Role
 from webapp.http.api.schemas.common import id_field, query_id_field, text_field
 

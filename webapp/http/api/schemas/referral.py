@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from commissions.bounds import (
+from core.bounds import (
     MAX_AMOUNT_FEN,
     MAX_BINDING_DAYS,
     MAX_COUNT,

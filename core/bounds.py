@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TypeGuard
 
-from commissions.money import FULL_RATE_BP
+from core.money import FULL_RATE_BP
 
 MAX_ID = 2**31 - 1
 
