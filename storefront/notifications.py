@@ -1,7 +1,8 @@
 """Chat messages the shop sends on its own: the "paid" message after a payment notify.
 
 The ``order.paid`` outbox message (written with the payment, see
-``shop.payments``) runs :func:`send_paid_message` on a worker. It
+``shop.payments``) runs ``workers.jobs.send_paid_message`` on a worker, which
+calls :func:`notify_paid`. It
 builds the order summary and hands it to ``storefront.outbound``, which sends
 it as a customer-service message within WeChat's quotas. A retried job does
 not message twice: the delivery key is the order id.
@@ -16,6 +17,8 @@ from bots.dialogue.texts import item_title, paid_message
 from bots.messages import Reply, TextReply
 from core.models import Order, User
 from core.uow import DbSession
+from storefront.outbound import note_payment, send_customer_service
+from storefront.storefront import state_store
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,6 @@ def _epoch(value: Any) -> float | None:
 
 def notify_paid(session: DbSession, order_id: int, paid_at: str | None = None) -> str | None:
     """Queue the "paid" message to the order's buyer; the delivery job id, or None."""
-    from storefront.outbound import note_payment, send_customer_service
-    from storefront.storefront import state_store
-
     order = session.get(Order, order_id)
     if order is None:
         log.warning("paid message: order %s not found", order_id)
@@ -66,11 +66,3 @@ def notify_paid(session: DbSession, order_id: int, paid_at: str | None = None) -
         buyer.openid, paid_replies(order, lang), reason="payment", key=f"order-paid-{order.id}"
     )
 
-
-def send_paid_message(payload: dict[str, Any]) -> str | None:
-    """Outbox job for ``order.paid``: message the buyer that the payment arrived."""
-    from webapp.extensions import db
-    from workers.jobs import app_context
-
-    with app_context():
-        return notify_paid(db.session, int(payload["order_id"]), payload.get("paid_at"))

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from core.clock import utcnow
 from core.models import OutboxMessage
+from core.queues import DEFAULT
 from core.uow import DbSession
-from workers.queues import DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class OutboxHandler:
 HANDLERS: dict[str, tuple[OutboxHandler, ...]] = {
     # The chat storefront tells the buyer their payment arrived (issue 3).
     "order.paid": (
-        OutboxHandler("chat_paid_message", "storefront.notifications.send_paid_message"),
+        OutboxHandler("chat_paid_message", "workers.jobs.send_paid_message"),
     ),
     # Distributors hear about new commission in one batched chat message (issue 5).
     "commission.earned": (

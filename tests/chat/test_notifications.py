@@ -7,17 +7,19 @@ from sqlalchemy import select
 
 from bots.messages import Inbound, InboundKind
 from core.models import Order, User
+from core.queues import NOTIFICATIONS, get_queue
 from shop.checkout import checkout
 from storefront import outbound
-from storefront.notifications import notify_paid, send_paid_message
+from storefront.notifications import notify_paid
 from storefront.storefront import respond
 from tests.support.factories import make_product, make_user
 from tests.support.payments import ADDRESS, pay_order
 from webapp.extensions import db
+from webapp.redis_conn import get_redis
+from workers.jobs import send_paid_message
 from workers.outbox import HANDLERS, relay_outbox
-from workers.queues import NOTIFICATIONS, get_queue
 
-JOB_PATH = "storefront.notifications.send_paid_message"
+JOB_PATH = "workers.jobs.send_paid_message"
 
 
 class RecordingEnqueue:
@@ -65,7 +67,7 @@ def test_a_paid_order_queues_the_paid_message_once(any_app):
 
     job_id = send_paid_message(payload)
     assert job_id is not None
-    job = get_queue(NOTIFICATIONS).fetch_job(job_id)
+    job = get_queue(NOTIFICATIONS, get_redis()).fetch_job(job_id)
     openid, messages, reason, _key = job.args
     assert openid == "o-paid-buyer" and reason == "payment"
     text = messages[0]["text"]
@@ -80,7 +82,7 @@ def test_a_paid_order_queues_the_paid_message_once(any_app):
 def test_the_paid_message_speaks_the_buyers_language(any_app):
     order = _paid_order(any_app, "o-english", lang_text="menu")
     job_id = notify_paid(db.session, order.id)
-    text = get_queue(NOTIFICATIONS).fetch_job(job_id).args[1][0]["text"]
+    text = get_queue(NOTIFICATIONS, get_redis()).fetch_job(job_id).args[1][0]["text"]
     assert text.startswith("Payment received!")
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
+from webapp.commands import check_config, demo, ledger, orders, seed, users, wechat, worker
+
 
 def register(group: click.Group) -> None:
     """Add ChatShop's own command groups to the top-level group."""
-    from webapp.commands import check_config, demo, ledger, orders, seed, users, wechat, worker
-
     group.add_command(ledger.ledger_group)
     group.add_command(orders.orders_group)
     group.add_command(seed.seed_group)

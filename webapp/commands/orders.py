@@ -4,6 +4,9 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from shop.orders import auto_complete_orders, cancel_expired_orders
+from webapp.extensions import db
+
 
 @click.group("orders")
 def orders_group() -> None:
@@ -14,9 +17,6 @@ def orders_group() -> None:
 @with_appcontext
 def expire_command() -> None:
     """Cancel unpaid orders past their payment deadline and release their stock."""
-    from shop.orders import cancel_expired_orders
-    from webapp.extensions import db
-
     count = cancel_expired_orders(db.session)
     click.echo(f"cancelled {count} expired order(s)")
 
@@ -25,8 +25,5 @@ def expire_command() -> None:
 @with_appcontext
 def autocomplete_command() -> None:
     """Complete shipped orders whose buyer did not confirm within AUTO_COMPLETE_DAYS."""
-    from shop.orders import auto_complete_orders
-    from webapp.extensions import db
-
     count = auto_complete_orders(db.session)
     click.echo(f"completed {count} order(s)")
