@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask
+import redis
 from sqlalchemy import and_, or_, select
 
 from adapters.wechat.pay_v2 import GatewayError, PayGateway
@@ -29,13 +29,14 @@ from commissions import withdrawals
 from core.actors import Actor
 from core.clock import utcnow
 from core.models import Withdrawal, WithdrawalStatus
+from core.queues import PAYMENTS, enqueue_once
 from core.uow import DbSession
 
 log = logging.getLogger(__name__)
 
 S = WithdrawalStatus
 SUCCEEDED, FAILED, UNKNOWN, SKIPPED = "succeeded", "failed", "unknown", "skipped"
-QUEUE = "payments"
+QUEUE = PAYMENTS
 RECONCILE_BATCH = 200
 
 
@@ -44,19 +45,17 @@ def job_id(withdrawal_id: int) -> str:
     return f"withdrawal-payout-{withdrawal_id}"
 
 
-def enqueue_payout(withdrawal: Withdrawal, app: Flask | None = None) -> bool:
-    """Queue the payout job of an approved ``wechat`` withdrawal; True if newly queued.
+def enqueue_payout(withdrawal: Withdrawal, conn: redis.Redis) -> bool:
+    """Queue the payout job of an approved ``wechat`` withdrawal on ``conn``; True if newly queued.
 
     Called after the approval committed. If Redis is down the approval stands and
     reconciliation picks the withdrawal up later, so a failure here is only logged.
     """
     if withdrawal.channel != withdrawals.WECHAT or withdrawal.status != S.APPROVED:
         return False
-    from workers.queues import enqueue_once  # RQ loads only where payouts are queued
-
     try:
-        return enqueue_once(QUEUE, "workers.jobs.pay_withdrawal", withdrawal.id,
-                            job_id=job_id(withdrawal.id), app=app)
+        return enqueue_once(conn, QUEUE, "workers.jobs.pay_withdrawal", withdrawal.id,
+                            job_id=job_id(withdrawal.id))
     except Exception:  # noqa: BLE001 - reconciliation is the fallback for a lost enqueue
         log.exception("could not queue the payout of withdrawal %s", withdrawal.id)
         return False
@@ -153,8 +152,9 @@ def reconcile_withdrawals(session: DbSession, gateway: PayGateway, *,
 
 
 def approve(session: DbSession, actor: Actor, withdrawal_id: int,
-            app: Flask | None = None) -> Withdrawal:
-    """Approve a request (operators) and, for the ``wechat`` channel, queue its payout job."""
+            conn: redis.Redis) -> Withdrawal:
+    """Approve a request (operators) and, for the ``wechat`` channel, queue its payout job on
+    ``conn`` (the app's Redis)."""
     done = withdrawals.approve_withdrawal(session, actor, withdrawal_id)
-    enqueue_payout(done, app)
+    enqueue_payout(done, conn)
     return done

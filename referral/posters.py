@@ -2,9 +2,10 @@
 
 ``render_poster`` draws one (Pillow only, no database, no network).
 ``request_poster`` queues the background job (``workers.jobs.send_distributor_poster``)
-that runs ``send_poster``: ensure the QR code, fetch its image, render the
-poster, keep it as ``<instance>/posters/<user id>.png``, upload it to WeChat as
-temporary media and send it to the distributor as a customer-service image.
+that runs ``storefront.posters.send_poster``: ``make_poster`` here ensures the
+QR code, fetches its image, renders the poster and keeps it as
+``<instance>/posters/<user id>.png``; the storefront uploads it to WeChat as
+temporary media and sends it to the distributor as a customer-service image.
 
 Choices:
 
@@ -37,7 +38,6 @@ import functools
 import glob
 import hashlib
 import io
-import json
 import logging
 import os
 import shutil
@@ -52,21 +52,19 @@ import requests
 from flask import Flask, current_app
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
+from rq import Retry
 from sqlalchemy import update
-from wechatpy.exceptions import WeChatClientException
 
-from adapters.wechat.client import kept_client
 from core.clock import utcnow
 from core.errors import DomainError
 from core.models import Distributor, User
+from core.queues import NOTIFICATIONS, enqueue_once
 from core.uow import DbSession, unit_of_work
 from referral import qrcodes
 from referral.qrcodes import NotActiveDistributor, QrCode
 from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
-
-SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 POSTER_SIZE = (750, 1334)  # a phone screen's proportions; WeChat shows it full width
 HEADER_HEIGHT = 330
@@ -91,8 +89,6 @@ LOOK_KEY = "chatshop-poster-look"  # PNG text chunk: layout, font and title it w
 FONT_KEY = "chatshop-poster-font"  # PNG text chunk: the font file used ("" = built-in)
 LAYOUT_VERSION = "2"  # bump when the drawing changes, so kept posters are redrawn
 POSTER_DIR = "posters"
-MEDIA_CACHE_SECONDS = int(2.5 * 24 * 3600)
-MEDIA_CACHE_PREFIX = "chatshop:poster:media:"
 JOB_RETRY_INTERVALS = [10, 60, 300]
 JOB_KEEP_SECONDS = 24 * 3600
 
@@ -486,22 +482,18 @@ def request_poster(user_id: int, openid: str) -> None:
     Returns at once; a second request the same day is not queued again. Whether
     the user may have a poster (an active distributor) is checked by the job.
     """
-    from rq import Retry
-
-    from workers.queues import NOTIFICATIONS, enqueue_once
-
     if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0:
         raise ValueError("user_id must be a positive integer")
     if not openid or not isinstance(openid, str):
         raise ValueError("openid is required")
     job_id = poster_job_id(user_id)
     queued = enqueue_once(
+        get_redis(_app()),
         NOTIFICATIONS,
         "workers.jobs.send_distributor_poster",
         user_id,
         openid,
         job_id=job_id,
-        app=_app(),
         retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
         # The job's record must outlive the day for unique=True to mean "once a day".
         result_ttl=JOB_KEEP_SECONDS,
@@ -584,59 +576,24 @@ def _poster_png(app: Flask, session: DbSession, user: User, record: Distributor,
     return png
 
 
-def _media_id(app: Flask, client: Any, user_id: int, png: bytes) -> str:
-    """A WeChat media_id for the poster: the last upload while it is valid, else a new one."""
-    conn = get_redis(app)
-    key = f"{MEDIA_CACHE_PREFIX}{user_id}"
-    digest = hashlib.sha256(png).hexdigest()
-    raw = conn.get(key)
-    if raw is not None:
-        cached = json.loads(raw)
-        if cached.get("digest") == digest and cached.get("media_id"):
-            return str(cached["media_id"])
-    try:
-        # A (name, bytes, type) tuple rather than a file: the client may send the
-        # request twice (stale token), and a file would be empty the second time.
-        answer = client.media.upload("image", (f"poster-{user_id}.png", png, "image/png"))
-    except WeChatClientException as exc:
-        raise PosterError(f"WeChat refused the poster upload (errcode {exc.errcode})") from exc
-    media_id = str(answer["media_id"])
-    conn.set(key, json.dumps({"digest": digest, "media_id": media_id}), ex=MEDIA_CACHE_SECONDS)
-    return media_id
+def make_poster(session: DbSession, user_id: int, openid: str, *, client: Any,
+                app: Flask | None = None) -> bytes | None:
+    """The distributor's current poster (the kept one, or drawn, kept and recorded now).
 
-
-def send_poster(session: DbSession, user_id: int, openid: str, *,
-                delivery_key: str | None = None, client: Any = None) -> int:
-    """Make (or reuse) the distributor's poster and send it to ``openid``; 1 if it went out.
-
-    0 when the user is not an active distributor, ``openid`` is not theirs, or the
-    user's customer-service quota is used up. The delivery is keyed (``delivery_key``,
-    else today's job id): the same key sends at most once. Network failures raise
-    (the job retries); ``PosterError`` when the image or WeChat fails for good.
+    None when the user is not an active distributor or ``openid`` is not theirs.
+    Network failures raise; ``PosterError`` when the QR image cannot be had or drawn.
     """
-    from storefront.outbound import deliver_now, image_message
-
-    app = _app()
+    app = app or _app()
     user = session.get(User, user_id)
     if user is None or user.openid != openid:
         log.warning("poster for user %s refused: openid does not belong to them", user_id)
-        return 0
-    if client is None:
-        client = kept_client(app.extensions, app.extensions[SETTINGS_KEY], get_redis(app))
+        return None
     try:
         qr = qrcodes.ensure_qr_code(session, user_id, client=client)
     except NotActiveDistributor as exc:
         log.info("no poster for user %s: %s", user_id, exc.message)
-        return 0
+        return None
     record = session.get(Distributor, user_id, populate_existing=True)
     if record is None:
-        return 0
-    png = _poster_png(app, session, user, record, qr)
-    media_id = _media_id(app, client, user_id, png)
-    report = deliver_now(openid, [image_message(media_id)], "poster",
-                         delivery_id=delivery_key or poster_job_id(user_id), client=client,
-                         app=app)
-    if report.failed:
-        # WeChat refused the message (e.g. the media expired early): upload afresh next time.
-        get_redis(app).delete(f"{MEDIA_CACHE_PREFIX}{user_id}")
-    return report.sent
+        return None
+    return _poster_png(app, session, user, record, qr)

@@ -39,6 +39,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from adapters.wechat.client import kept_client
 from bots.messages import ArticleReply, Reply, TextReply
+from core.queues import NOTIFICATIONS, enqueue_once
 from storefront.lua import Lua
 from webapp.redis_conn import get_redis
 
@@ -284,14 +285,13 @@ def send_customer_service(
     (within 48 h), whoever calls. None is returned when there is nothing to
     send or a delivery with that key was already queued.
     """
-    from workers.queues import NOTIFICATIONS, enqueue_once
-
     messages = [reply_to_message(r) for r in replies]
     if not messages:
         return None
     delivery_id = key or uuid.uuid4().hex
     job_id = "cs-" + delivery_id
     queued = enqueue_once(
+        get_redis(_app(app)),
         NOTIFICATIONS,
         "workers.messaging.deliver_customer_service",
         openid,
@@ -299,7 +299,6 @@ def send_customer_service(
         reason,
         delivery_id,
         job_id=job_id,
-        app=_app(app),
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         description=f"customer-service {reason} x{len(messages)}",
     )

@@ -2,14 +2,17 @@
 folder) and one shared fail-fast client per app (``core.redis`` builds both).
 
 RQ workers block on their queues for longer and use clients of their own
-(``workers.queues.worker_connection``).
+(``core.queues.worker_connection``).
 """
 from __future__ import annotations
+
+import functools
 
 import redis
 from flask import Flask, current_app
 
 from core.redis import embedded_redis_url, fail_fast_client
+from workers.context import REDIS_CLIENT_KEY
 
 
 def resolve_redis_url(app: Flask) -> str:
@@ -25,6 +28,8 @@ def resolve_redis_url(app: Flask) -> str:
 def init_app(app: Flask) -> None:
     """Remember how to reach Redis; connect lazily on first use."""
     app.extensions["chatshop.redis"] = None
+    # Jobs (workers/) get the same shared client through this, without importing webapp.
+    app.extensions[REDIS_CLIENT_KEY] = functools.partial(get_redis, app)
 
 
 def get_redis(app: Flask | None = None) -> redis.Redis:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rq import get_current_job
 
-from workers.jobs import app_context
+from storefront.outbound import TransientSendError, deliver_now
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +20,11 @@ def deliver_customer_service(
     openid: str, messages: list[dict[str, Any]], reason: str, delivery_id: str
 ) -> int:
     """Send queued customer-service messages within the user's quota; returns how many went."""
-    from storefront.outbound import TransientSendError, deliver_now
-
-    with app_context():
-        try:
-            report = deliver_now(openid, messages, reason, delivery_id=delivery_id)
-        except TransientSendError as exc:
-            job = get_current_job()
-            if job is not None and not job.retries_left:
-                log.error("customer-service delivery %s gave up: %s", delivery_id, exc)
-            raise
-        return report.sent
+    try:
+        report = deliver_now(openid, messages, reason, delivery_id=delivery_id)
+    except TransientSendError as exc:
+        job = get_current_job()
+        if job is not None and not job.retries_left:
+            log.error("customer-service delivery %s gave up: %s", delivery_id, exc)
+        raise
+    return report.sent

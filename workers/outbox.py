@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from core.clock import utcnow
 from core.models import OutboxMessage
+from core.queues import DEFAULT
 from core.uow import DbSession
-from workers.queues import DEFAULT
 
 log = logging.getLogger(__name__)
 

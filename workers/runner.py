@@ -1,4 +1,8 @@
-"""Run an RQ worker for a ChatShop app: jobs in app contexts, with the schedulers."""
+"""Run an RQ worker for a ChatShop app: jobs in app contexts, with the schedulers.
+
+This is the only way jobs run: ``chatshop worker`` (``webapp.commands.worker``)
+hands its app in, and every job runs inside that app's context.
+"""
 from __future__ import annotations
 
 import logging
@@ -11,8 +15,8 @@ from rq import Queue, Worker
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 
-from webapp.extensions import db
-from workers.queues import QUEUE_NAMES, worker_connection
+from core.queues import QUEUE_NAMES, worker_connection
+from workers.context import database
 from workers.schedule import PERIODIC_JOBS, PeriodicJob, PeriodicScheduler, periodic_job_named
 
 log = logging.getLogger(__name__)
@@ -74,7 +78,7 @@ class AppWorker(Worker):
         with self.app.app_context():
             if self.is_horse:
                 # Pooled connections were inherited through fork() and belong to the parent.
-                db.engine.dispose(close=False)
+                database().engine.dispose(close=False)
             done = bool(super().perform_job(job, queue, execution))
         report_periodic_result(job)
         return done
@@ -111,13 +115,15 @@ def parse_queue_names(raw: Sequence[str] | str | None) -> list[str]:
 
 def run_worker(
     app: Flask,
+    redis_url: str,
     queue_names: Sequence[str] = QUEUE_NAMES,
     *,
     burst: bool = False,
     with_scheduler: bool = True,
     name: str | None = None,
 ) -> bool:
-    """Work the queues until stopped (or, with ``burst``, until they are empty).
+    """Work the queues of the Redis at ``redis_url`` until stopped (or, with ``burst``,
+    until they are empty), running every job in an app context of ``app``.
 
     ``with_scheduler`` runs RQ's scheduler (delayed jobs and retries) and, unless
     bursting, the periodic-job scheduler; either runs in one worker at a time
@@ -126,11 +132,12 @@ def run_worker(
     quiet = RoutineJobFilter()
     for logger_name in RQ_LOGGERS:
         logging.getLogger(logger_name).addFilter(quiet)
-    connection = worker_connection(app)
+    connection = worker_connection(redis_url)
     worker = AppWorker(list(queue_names), connection=connection, app=app, name=name)
     periodic: PeriodicScheduler | None = None
     if with_scheduler and not burst:
-        periodic = PeriodicScheduler(worker_connection(app, socket_timeout=10), name=worker.name)
+        periodic = PeriodicScheduler(worker_connection(redis_url, socket_timeout=10),
+                                     name=worker.name)
         periodic.start()
     try:
         return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO"))

@@ -30,8 +30,8 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from core.queues import DEFAULT, PAYMENTS
 from workers import jobs
-from workers.queues import DEFAULT, PAYMENTS
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.models import OutboxMessage
+from core.queues import NOTIFICATIONS, get_queue
 from storefront.commission_notices import DUE, flush_commission_notices, note_commission
 from tests.support.chat import RecordingEnqueue
 from tests.support.factories import link, make_distributor, make_user
@@ -13,7 +14,6 @@ from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from workers.jobs import note_commission_earned
 from workers.outbox import HANDLERS, relay_outbox
-from workers.queues import NOTIFICATIONS, get_queue
 
 JOB_PATH = "workers.jobs.note_commission_earned"
 
@@ -51,7 +51,7 @@ def test_notices_are_batched_per_distributor_and_counted_once(app):
                                       {"distributor_id": bob.id, "amount_fen": 9}]})
     assert note_commission_earned({"order_id": 3, "earnings": []}) == 0
     assert flush_commission_notices(db.session, app_redis(), app_settings(), now=1_000_000) == 1
-    jobs = get_queue(NOTIFICATIONS).get_jobs()
+    jobs = get_queue(NOTIFICATIONS, get_redis()).get_jobs()
     [job] = [j for j in jobs if j.args[0] == alice_openid]
     openid, messages, reason, _key = job.args
     assert reason == "commission"

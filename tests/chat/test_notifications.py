@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bots.messages import Inbound, InboundKind
 from core.models import Order, User
+from core.queues import NOTIFICATIONS, get_queue
 from shop.checkout import checkout
 from storefront import outbound
 from storefront.notifications import notify_paid
@@ -17,7 +18,6 @@ from webapp.clients import app_redis, app_settings
 from webapp.extensions import db
 from workers.jobs import send_paid_message
 from workers.outbox import HANDLERS, relay_outbox
-from workers.queues import NOTIFICATIONS, get_queue
 
 JOB_PATH = "workers.jobs.send_paid_message"
 
@@ -67,7 +67,7 @@ def test_a_paid_order_queues_the_paid_message_once(any_app):
 
     job_id = send_paid_message(payload)
     assert job_id is not None
-    job = get_queue(NOTIFICATIONS).fetch_job(job_id)
+    job = get_queue(NOTIFICATIONS, app_redis()).fetch_job(job_id)
     openid, messages, reason, _key = job.args
     assert openid == "o-paid-buyer" and reason == "payment"
     text = messages[0]["text"]
@@ -82,7 +82,7 @@ def test_a_paid_order_queues_the_paid_message_once(any_app):
 def test_the_paid_message_speaks_the_buyers_language(any_app):
     order = _paid_order(any_app, "o-english", lang_text="menu")
     job_id = notify_paid(db.session, app_redis(), app_settings(), order.id)
-    text = get_queue(NOTIFICATIONS).fetch_job(job_id).args[1][0]["text"]
+    text = get_queue(NOTIFICATIONS, app_redis()).fetch_job(job_id).args[1][0]["text"]
     assert text.startswith("Payment received!")
 
 

@@ -20,6 +20,7 @@ from bots.messages import ArticleReply, Inbound, InboundKind, TextReply
 from core.actors import Actor
 from core.clock import utcnow
 from core.models import Distributor, Order, OrderReferral, ReferralBinding, Role
+from core.queues import NOTIFICATIONS, get_queue
 from referral.settings import change_rules
 from shop import checkout
 from shop.domain.addresses import validate_address
@@ -44,6 +45,7 @@ from tests.support.referral_chat import (
 )
 from tests.support.settings import settings_of
 from webapp.extensions import db
+from webapp.redis_conn import get_redis
 
 OPENID = "o-chat-referral"
 
@@ -412,14 +414,13 @@ def test_my_code_with_the_real_share_link(any_app: Flask):
 
 def test_a_poster_request_queues_the_real_job_once_a_day(any_app: Flask):
     from referral.posters import poster_job_id
-    from workers.queues import NOTIFICATIONS, get_queue
 
     send(kind=InboundKind.SUBSCRIBE)
     me = user_by_openid(OPENID)
     make_distributor_of(me.id)
     assert "海报正在生成" in send("海报")
     assert "海报正在生成" in send("海报")
-    queue = get_queue(NOTIFICATIONS)
+    queue = get_queue(NOTIFICATIONS, get_redis())
     assert queue.job_ids == [poster_job_id(me.id)]
     job = queue.fetch_job(poster_job_id(me.id))
     assert job is not None and job.args == (me.id, OPENID)

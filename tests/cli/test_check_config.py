@@ -100,9 +100,7 @@ def test_a_data_command_is_refused_with_one_message_and_exit_2(tmp_path: Path):
 
 
 def test_the_worker_is_refused_too(tmp_path: Path):
-    result = subprocess.run([sys.executable, "-m", "workers", "--burst"],
-                            env=_env(tmp_path, **UNREACHABLE), capture_output=True, text=True,
-                            timeout=60)
+    result = _chatshop(_env(tmp_path, **UNREACHABLE), "worker", "--burst")
     assert result.returncode == 2
     assert "  - WECHAT_PAY_API_KEY: " in result.stderr
     assert "Traceback" not in result.stderr

@@ -147,11 +147,12 @@ def test_users_list_shows_everyone_with_roles(app, runner):
 # RQ's worker forks one process per job while its pub/sub thread runs.
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_worker_burst_runs_queued_jobs(app, runner, keep_signal_handlers):
+    from core.queues import get_queue
     from shop import checkout
     from shop.domain.addresses import validate_address
     from tests.support.factories import make_product, make_user
+    from webapp.redis_conn import get_redis
     from workers import jobs
-    from workers.queues import get_queue
 
     _, sku = make_product(stock=3)
     address = validate_address("李四", "13900139000", "北京市", "长安街 1 号院")
@@ -159,7 +160,7 @@ def test_worker_burst_runs_queued_jobs(app, runner, keep_signal_handlers):
     order.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     order_id = order.id
-    get_queue("default").enqueue(jobs.cancel_expired_orders)
+    get_queue("default", get_redis()).enqueue(jobs.cancel_expired_orders)
     db.session.remove()
 
     result = runner.invoke(args=["worker", "--burst", "--queues", "default"])

@@ -50,8 +50,8 @@ def paid_numbers() -> list[tuple[str, int]]:
 def test_approval_queues_one_job_and_the_job_pays(live):
     sandbox, funded = live
     made = approved(funded, 3_000)
-    assert payouts.enqueue_payout(made) is True
-    assert payouts.enqueue_payout(made) is False  # same job id: queued once
+    assert payouts.enqueue_payout(made, get_redis()) is True
+    assert payouts.enqueue_payout(made, get_redis()) is False  # same job id: queued once
     queue = Queue("payments", connection=get_redis())
     assert queue.job_ids == [f"withdrawal-payout-{made.id}"]
 
@@ -141,7 +141,7 @@ def test_manual_withdrawals_are_never_sent_to_wechat(live):
     made = wd.request_withdrawal(db.session, funded.me, 1_000, channel="manual")
     wd.approve_withdrawal(db.session, funded.operator, made.id)
     db.session.expire_all()
-    assert payouts.enqueue_payout(db.session.get(Withdrawal, made.id)) is False
+    assert payouts.enqueue_payout(db.session.get(Withdrawal, made.id), get_redis()) is False
     assert pay_withdrawal(db.session, pay_gateway(), made.id) == "skipped"
     assert reconcile_withdrawals(db.session, pay_gateway(), older_than_minutes=0) == 0
     assert paid_numbers() == []

@@ -13,6 +13,7 @@ from PIL import Image, ImageChops, ImageDraw
 from rq import SimpleWorker
 
 from core.models import Distributor, User
+from core.queues import NOTIFICATIONS, QUEUE_NAMES, get_queue
 from referral import posters
 from referral.links import share_url
 from referral.posters import (
@@ -20,7 +21,6 @@ from referral.posters import (
     CJK_FONT_CANDIDATES,
     DEFAULT_TITLE,
     GREEN,
-    MEDIA_CACHE_PREFIX,
     POSTER_SIZE,
     QR_BOX,
     TICKET_KEY,
@@ -33,21 +33,25 @@ from referral.posters import (
     poster_title,
     render_poster,
     request_poster,
-    send_poster,
 )
 from referral.qrcodes import ensure_qr_code
 from sandbox import oa_api, sent_messages, uploaded_media
 from sandbox.oa import create_consumer, note_user_message, set_subscribed
 from sandbox.qr_png import qr_matrix, qr_png
 from storefront.outbound import note_user_interaction
+from storefront.posters import MEDIA_CACHE_PREFIX, send_poster
 from tests.support.factories import make_distributor, make_user
 from tests.support.live_server import LiveSandbox
 from tests.support.sandbox import read_qr_modules
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
-from workers.queues import NOTIFICATIONS, QUEUE_NAMES, get_queue
 
 SCAN_URL = "http://127.0.0.1:5000/sandbox/chat?ticket=gQtest-ticket"
+
+
+def send_with_app_redis(user_id: int, openid: str, **options: Any) -> int:
+    """``send_poster`` as the poster job calls it: the app's session and Redis."""
+    return send_poster(db.session, user_id, openid, conn=get_redis(), **options)
 
 
 def _decode(png: bytes) -> Image.Image:
@@ -259,7 +263,7 @@ def test_request_poster_queues_one_job_a_day(app: Flask):
     request_poster(42, "o-dist-42")
     request_poster(42, "o-dist-42")
     request_poster(43, "o-dist-43")
-    queue = get_queue(NOTIFICATIONS)
+    queue = get_queue(NOTIFICATIONS, get_redis())
     assert sorted(queue.job_ids) == sorted([poster_job_id(42), poster_job_id(43)])
     job = queue.fetch_job(poster_job_id(42))
     assert job is not None
@@ -341,9 +345,9 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     db.session.rollback()
 
     # The same delivery again (a retried job): nothing more is sent or uploaded.
-    assert send_poster(db.session, alice_id, openid, delivery_key=poster_job_id(alice_id)) == 0
+    assert send_with_app_redis(alice_id, openid, delivery_key=poster_job_id(alice_id)) == 0
     # Another day: the kept poster and its upload are reused.
-    assert send_poster(db.session, alice_id, openid, delivery_key="poster-next-day") == 1
+    assert send_with_app_redis(alice_id, openid, delivery_key="poster-next-day") == 1
     assert len(sent_messages(openid)) == 2 and len(uploads) == 1
     assert _generated_at(alice_id)[1] == generated_at
     db.session.rollback()
@@ -352,7 +356,7 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     # new one equals the first and the upload of those bytes is still good.
     with open(path, "wb") as handle:
         handle.write(render_poster(qr_png(SCAN_URL), "ABCD2345", "old", ticket="gQold"))
-    assert send_poster(db.session, alice_id, openid, delivery_key="poster-new-code") == 1
+    assert send_with_app_redis(alice_id, openid, delivery_key="poster-new-code") == 1
     assert _generated_at(alice_id)[1] != generated_at
     with open(path, "rb") as handle:
         assert handle.read() == kept
@@ -362,7 +366,7 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     # New bytes (the media cache gone, as after 2.5 days) are uploaded afresh.
     os.remove(path)
     get_redis().delete(f"{MEDIA_CACHE_PREFIX}{alice_id}")
-    assert send_poster(db.session, alice_id, openid, delivery_key="poster-later") == 1
+    assert send_with_app_redis(alice_id, openid, delivery_key="poster-later") == 1
     assert len(uploads) == 2 and os.path.exists(path)
     db.session.rollback()
 
@@ -373,7 +377,7 @@ def test_the_poster_reaches_the_distributor_in_the_chat(
     assert user is not None
     user.nickname = "爱丽丝"
     db.session.commit()
-    assert send_poster(db.session, alice_id, openid, delivery_key="poster-renamed") == 1
+    assert send_with_app_redis(alice_id, openid, delivery_key="poster-renamed") == 1
     with open(path, "rb") as handle:
         after = handle.read()
     assert after != before and poster_ticket(after) == poster_ticket(before)
@@ -388,9 +392,9 @@ def test_no_poster_for_a_stranger_or_someone_elses_openid(live_sandbox: LiveSand
     assert record is not None
     record.status = "frozen"
     db.session.commit()
-    assert send_poster(db.session, alice.id, str(alice.openid)) == 0
+    assert send_with_app_redis(alice.id, str(alice.openid)) == 0
     consumer = make_user()
-    assert send_poster(db.session, consumer.id, str(consumer.openid)) == 0
+    assert send_with_app_redis(consumer.id, str(consumer.openid)) == 0
     active = _follower_distributor("Bob")
-    assert send_poster(db.session, active.id, str(alice.openid)) == 0
+    assert send_with_app_redis(active.id, str(alice.openid)) == 0
     assert uploads == [] and sent_messages(str(alice.openid)) == []

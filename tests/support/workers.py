@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from rq import SimpleWorker
 
+from core.queues import QUEUE_NAMES
 from webapp.redis_conn import get_redis
-from workers.queues import QUEUE_NAMES
 
 
 def run_jobs() -> bool:

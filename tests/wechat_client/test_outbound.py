@@ -9,6 +9,7 @@ from flask import Flask
 from rq import Queue
 
 from bots.messages import ArticleReply, InboundKind, TextReply
+from core.queues import NOTIFICATIONS
 from storefront.outbound import (
     EVENT_LIMIT,
     MESSAGE_LIMIT,
@@ -22,7 +23,6 @@ from storefront.outbound import (
 )
 from tests.support.fake_wechat import FakeWeChat
 from webapp.redis_conn import get_redis
-from workers.queues import NOTIFICATIONS
 
 USER = "o-buyer-1"
 T0 = 1_700_000_000.0

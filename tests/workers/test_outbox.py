@@ -11,11 +11,11 @@ import redis
 
 from core.journal import announce
 from core.models import OutboxMessage
+from core.queues import DEFAULT, NOTIFICATIONS, enqueue_once, get_queue
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 from workers import jobs, outbox
 from workers.outbox import OutboxHandler, relay_outbox
-from workers.queues import DEFAULT, NOTIFICATIONS, enqueue_once, get_queue
 
 HANDLED_KEY = "test:outbox:handled"
 
@@ -113,7 +113,7 @@ def test_a_relay_that_crashed_before_commit_does_not_enqueue_twice(app):
     _announce("order.shipped", order_id=7)
 
     def enqueue(queue_name: str, func: Any, *args: Any, job_id: str, **options: Any) -> bool:
-        return enqueue_once(queue_name, func, *args, job_id=job_id, **options)
+        return enqueue_once(get_redis(), queue_name, func, *args, job_id=job_id, **options)
 
     relay_outbox(db.session, enqueue, handlers=HANDLERS)
     message = _messages()[0]
@@ -121,8 +121,8 @@ def test_a_relay_that_crashed_before_commit_does_not_enqueue_twice(app):
     db.session.commit()
     relay_outbox(db.session, enqueue, handlers=HANDLERS)
 
-    assert get_queue(DEFAULT).count == 1
-    assert get_queue(NOTIFICATIONS).count == 1
+    assert get_queue(DEFAULT, get_redis()).count == 1
+    assert get_queue(NOTIFICATIONS, get_redis()).count == 1
     assert _messages()[0].attempts == 2
 
 
@@ -130,7 +130,7 @@ def test_the_relay_job_publishes_through_the_real_queues(app, work_queues, monke
     monkeypatch.setattr(outbox, "HANDLERS", HANDLERS)
     _announce("order.paid", order_id=11)
     _announce("order.shipped", order_id=12)
-    get_queue(DEFAULT).enqueue(jobs.relay_outbox)
+    get_queue(DEFAULT, get_redis()).enqueue(jobs.relay_outbox)
 
     work_queues()  # the relay job, then the handler jobs it enqueued
     work_queues()

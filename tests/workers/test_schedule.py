@@ -11,13 +11,13 @@ from rq.job import Job
 
 from core.clock import utcnow
 from core.models import Order, OrderStatus, Sku
+from core.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
 from shop import checkout
 from shop.domain.addresses import validate_address
 from tests.support.factories import make_product, make_user
 from tests.support.settings import settings_of
 from webapp.extensions import db
-from webapp.redis_conn import get_redis
-from workers.queues import DEFAULT, PAYMENTS, QUEUE_NAMES, worker_connection
+from webapp.redis_conn import get_redis, resolve_redis_url
 from workers.runner import (
     RoutineJobFilter,
     parse_queue_names,
@@ -102,7 +102,7 @@ def test_a_dead_leaders_lock_expires(app):
 
 
 def test_the_scheduler_thread_enqueues_and_releases_the_lock_on_stop(app):
-    scheduler = PeriodicScheduler(worker_connection(app))
+    scheduler = PeriodicScheduler(worker_connection(resolve_redis_url(app)))
     scheduler.start()
     deadline = time.monotonic() + 5
     while len(_queued_ids()) < len(PERIODIC_JOBS) and time.monotonic() < deadline:
@@ -138,7 +138,7 @@ def test_the_forking_app_worker_runs_jobs_in_an_app_context(app, keep_signal_han
     PeriodicScheduler(get_redis(), periodic_jobs=[PERIODIC_JOBS[1]]).tick()
     db.session.remove()  # the work horse opens its own connections
 
-    assert run_worker(app, [DEFAULT], burst=True)
+    assert run_worker(app, resolve_redis_url(app), [DEFAULT], burst=True)
     assert _order(expired_id).status == OrderStatus.CANCELLED
 
 

@@ -11,6 +11,7 @@ import os
 
 import click
 
+from core.settings import build_config
 from core.settings_check import (
     Finding,
     check_settings,
@@ -18,13 +19,11 @@ from core.settings_check import (
     fine_settings,
     is_sandbox,
 )
+from webapp import _instance_path
 
 
 def _settings() -> tuple[dict[str, object] | None, str | None]:
     """The app's settings from the environment, or why they cannot even be read."""
-    from core.settings import build_config
-    from webapp import _instance_path
-
     try:
         return build_config(_instance_path() or os.path.abspath("instance"), None), None
     except RuntimeError as exc:  # a setting that must be an integer is not one

@@ -24,8 +24,17 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
+from flask_migrate import upgrade
+from sqlalchemy import select
 
+from core.models import Role, User, UserRole
 from core.settings import DEV_WECHAT_ENCODING_AES_KEY
+from shop.auth import issue_token
+from webapp import MIGRATIONS_DIR
+from webapp.commands.seed import print_tokens
+from webapp.extensions import db
+from webapp.redis_conn import resolve_redis_url
+from webapp.seed import TOKEN_LABEL, seed_demo, shop_is_empty
 
 MAX_RESTARTS = 3
 STOP_TIMEOUT_SECONDS = 20.0
@@ -34,7 +43,6 @@ STOP_TIMEOUT_SECONDS = 20.0
 @dataclass
 class Child:
     """A supervised child process."""
-
     name: str
     argv: list[str]
     env: dict[str, str]
@@ -96,8 +104,6 @@ DEMO_ENCODING_AES_KEY = DEV_WECHAT_ENCODING_AES_KEY
 
 def _child_env(app: Flask, public_base_url: str, sandbox: bool) -> dict[str, str]:
     """Environment of the children: same database, same Redis, sandbox on."""
-    from webapp.redis_conn import resolve_redis_url
-
     env = dict(os.environ)
     env["REDIS_URL"] = resolve_redis_url(app)  # starts the embedded server here, in the parent
     env["CHATSHOP_INSTANCE_PATH"] = app.instance_path
@@ -113,16 +119,6 @@ def _child_env(app: Flask, public_base_url: str, sandbox: bool) -> dict[str, str
 
 def _prepare_database() -> str | None:
     """Migrate, seed an empty shop, and return a fresh operator token (None if no operator)."""
-    from flask_migrate import upgrade
-    from sqlalchemy import select
-
-    from core.models import Role, User, UserRole
-    from shop.auth import issue_token
-    from webapp import MIGRATIONS_DIR
-    from webapp.commands.seed import print_tokens
-    from webapp.extensions import db
-    from webapp.seed import TOKEN_LABEL, seed_demo, shop_is_empty
-
     upgrade(directory=MIGRATIONS_DIR)
     token: str | None = None
     try:
@@ -219,7 +215,7 @@ def demo_command(
                  "--bind", f"{host}:{port}", "--graceful-timeout", "10", target],
                 env,
             ),
-            Child("worker", [sys.executable, "-m", "workers", "--scheduler"], env),
+            Child("worker", [sys.executable, "-m", "webapp.cli", "worker", "--scheduler"], env),
         ]
         for child in children:
             child.start()

@@ -6,6 +6,12 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from shop.ledger_checks import LIMIT, check_ledger
+from commissions.replay import find_order, replay_order
+from commissions.settlement import settle_matured_commissions
+from core.errors import DomainError
+from webapp.extensions import db
+
 
 @click.group("ledger")
 def ledger_group() -> None:
@@ -16,9 +22,6 @@ def ledger_group() -> None:
 @with_appcontext
 def check_command() -> None:
     """Check every ledger invariant; exit 1 when any is breached."""
-    from shop.ledger_checks import LIMIT, check_ledger
-    from webapp.extensions import db
-
     breaches = 0
     for name, found in check_ledger(db.session).items():
         breaches += len(found)
@@ -37,10 +40,6 @@ def check_command() -> None:
 @with_appcontext
 def replay_command(order_ident: str) -> None:
     """Recompute an order's money from its events and show any difference; exit 1 if any."""
-    from commissions.replay import find_order, replay_order
-    from core.errors import DomainError
-    from webapp.extensions import db
-
     try:
         order = find_order(db.session, order_ident.strip())
     except DomainError as exc:
@@ -62,7 +61,4 @@ def replay_command(order_ident: str) -> None:
 @with_appcontext
 def settle_command() -> None:
     """Make commission whose return window has passed available now."""
-    from commissions.settlement import settle_matured_commissions
-    from webapp.extensions import db
-
     click.echo(f"settled {settle_matured_commissions(db.session)} commission line(s)")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import click
 from flask.cli import with_appcontext
 
-if TYPE_CHECKING:
-    from webapp.seed import IssuedToken
+from webapp.extensions import db
+from webapp.seed import IssuedToken, seed_demo
 
 
 @click.group("seed")
@@ -27,9 +26,6 @@ def print_tokens(tokens: Sequence[IssuedToken]) -> None:
 @with_appcontext
 def seed_demo_command() -> None:
     """Create the demo shop (idempotent) and print new API tokens for its staff."""
-    from webapp.extensions import db
-    from webapp.seed import seed_demo
-
     report = seed_demo(db.session)
     created = ", ".join(f"{n} {kind}" for kind, n in sorted(report.created.items()))
     click.echo(f"demo data: created {created or 'nothing (already there)'}")

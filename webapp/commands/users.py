@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from core.models import User, UserRole
+from shop.auth import issue_token
+from webapp.extensions import db
 
 
 @click.group("users")
@@ -16,12 +21,6 @@ def users_group() -> None:
 @with_appcontext
 def token_command(who: str, label: str) -> None:
     """Issue an API token for WHO (a user id or an openid); prints only the token."""
-    from sqlalchemy import select
-
-    from core.models import User
-    from shop.auth import issue_token
-    from webapp.extensions import db
-
     user = db.session.scalar(select(User).where(User.openid == who))
     if user is None and who.isdigit():
         user = db.session.get(User, int(who))
@@ -37,11 +36,6 @@ def token_command(who: str, label: str) -> None:
 @with_appcontext
 def list_command(role: str | None) -> None:
     """List users: id, roles, supplier, openid, nickname."""
-    from sqlalchemy import select
-
-    from core.models import User, UserRole
-    from webapp.extensions import db
-
     stmt = select(User).order_by(User.id)
     if role:
         stmt = stmt.where(User.roles.any(UserRole.role == role))

@@ -9,6 +9,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
+from webapp.clients import wechat_client
+from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
+
 
 @click.group("wechat")
 def wechat_group() -> None:
@@ -24,8 +27,6 @@ def menu_group() -> None:
 @with_appcontext
 def show_command() -> None:
     """Print the menu that ``push`` would send, as JSON."""
-    from adapters.wechat.menu import build_menu, check_menu
-
     menu = build_menu(current_app.config["PUBLIC_BASE_URL"])
     check_menu(menu)
     click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
@@ -35,9 +36,6 @@ def show_command() -> None:
 @with_appcontext
 def push_command() -> None:
     """Build the custom menu and push it to WeChat (menu/create)."""
-    from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
-    from webapp.clients import wechat_client
-
     config = current_app.config
     menu = build_menu(config["PUBLIC_BASE_URL"])
     try:

@@ -5,6 +5,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from webapp.redis_conn import resolve_redis_url
+from workers.runner import parse_queue_names, run_worker
+
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Quit once the queues are empty.")
@@ -28,11 +31,10 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...], scheduler: bool, name: str | None) -> None:
     """Run an RQ worker: jobs run in the app context, one forked process per job."""
-    from workers.runner import parse_queue_names, run_worker
-
     try:
         names = parse_queue_names(queues)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--queues") from exc
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    run_worker(app, names, burst=burst, with_scheduler=scheduler, name=name)
+    run_worker(app, resolve_redis_url(app), names, burst=burst, with_scheduler=scheduler,
+               name=name)

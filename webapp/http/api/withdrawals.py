@@ -26,6 +26,7 @@ from webapp.http.api.schemas.withdrawals import (
     WithdrawalRequestSchema,
     WithdrawalSchema,
 )
+from webapp.redis_conn import get_redis
 
 blp = ChatShopBlueprint(
     "withdrawals",
@@ -137,7 +138,7 @@ class WithdrawalApproval(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, withdrawal_id: int) -> Any:
         """Approve a ``requested`` withdrawal; a ``wechat`` one is then paid by a job."""
-        return payouts.approve(db.session, current_actor(), withdrawal_id)
+        return payouts.approve(db.session, current_actor(), withdrawal_id, get_redis())
 
 
 @blp.route(f"{_ALL}/<id:withdrawal_id>/reject")

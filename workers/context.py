@@ -1,0 +1,51 @@
+"""What a job takes from the app it runs in, without importing the web application.
+
+Jobs run only under ``chatshop worker``, whose runner pushes the app's context
+around every job (tests push one themselves). Outside an app context these
+raise Flask's "Working outside of application context".
+"""
+from __future__ import annotations
+
+from typing import cast
+
+import redis
+from flask import Flask, current_app
+from flask_sqlalchemy import SQLAlchemy
+
+from adapters.wechat.pay_v2 import PayGateway, kept_gateway
+from core.settings import Settings
+from core.uow import DbSession
+
+# Key under which the web application's factory leaves a zero-argument callable that
+# returns the app's shared Redis client (``webapp.redis_conn.init_app``).
+REDIS_CLIENT_KEY = "chatshop.redis_client"
+
+
+def current() -> Flask:
+    """The app whose context the job runs in."""
+    return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def database() -> SQLAlchemy:
+    """The app's Flask-SQLAlchemy extension (engine and scoped session)."""
+    return cast(SQLAlchemy, current_app.extensions["sqlalchemy"])
+
+
+def db_session() -> DbSession:
+    """The app's database session for this job (removed when the app context ends)."""
+    return database().session
+
+
+def redis_client() -> redis.Redis:
+    """The app's shared fail-fast Redis client."""
+    return cast(redis.Redis, current_app.extensions[REDIS_CLIENT_KEY]())
+
+
+def settings() -> Settings:
+    """The app's typed settings (built by the factory)."""
+    return cast(Settings, current_app.extensions["chatshop.settings"])
+
+
+def pay_gateway() -> PayGateway:
+    """The app's WeChat Pay gateway (one per app; tests may put a fake in its place)."""
+    return kept_gateway(current_app.extensions, settings())
