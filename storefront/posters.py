@@ -16,7 +16,7 @@ import redis
 from flask import Flask, current_app
 from wechatpy.exceptions import WeChatClientException
 
-from adapters.wechat.client import wechat_client
+from adapters.wechat.client import kept_client
 from core.uow import DbSession
 from referral import posters
 from referral.posters import PosterError, poster_job_id
@@ -64,7 +64,7 @@ def send_poster(session: DbSession, user_id: int, openid: str, *, conn: redis.Re
     """
     app = _app()
     if client is None:
-        client = wechat_client(app)
+        client = kept_client(app.extensions, app.extensions["chatshop.settings"], conn)
     png = posters.make_poster(session, user_id, openid, client=client, app=app)
     if png is None:
         return 0

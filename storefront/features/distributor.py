@@ -56,8 +56,7 @@ def show_qr_code(chat: ChatUser, intent: it.ShowQrCode) -> ev.Event:
 
 def request_poster(chat: ChatUser, intent: it.RequestPoster) -> ev.Event:
     """Have the poster made by a job; it arrives as a customer-service message."""
-    # Imported here: the poster module loads Pillow, which only this intent needs.
-    from referral import posters
+    from referral import posters  # late: it loads Pillow, which only this intent needs
 
     require_active_distributor(chat.session, chat.user_id)
     posters.request_poster(chat.user_id, chat.openid)

@@ -6,10 +6,10 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from shop.ledger_checks import LIMIT, check_ledger
 from commissions.replay import find_order, replay_order
 from commissions.settlement import settle_matured_commissions
 from core.errors import DomainError
+from shop.ledger_checks import LIMIT, check_ledger
 from webapp.extensions import db
 
 

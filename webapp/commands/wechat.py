@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
-from webapp.clients import wechat_client
 from adapters.wechat.menu import MenuInvalid, build_menu, check_menu
+from webapp.clients import wechat_client
 
 
 @click.group("wechat")
