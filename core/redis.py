@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -64,3 +65,15 @@ def fail_fast_retry() -> Retry:
     """One immediate new attempt after a broken connection (a server restarted since the
     connection was made), none after a timeout: a hung server costs one timeout."""
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
+# An app keeps, under this key of its extensions, a zero-argument callable returning
+# its one shared client (``webapp.redis_conn`` makes it on first use). Code below the
+# entry points reaches the app's Redis through it without importing the web layer.
+APP_CLIENT_KEY = "chatshop.redis_client"
+
+
+def shared_client(extensions: Mapping[str, Any]) -> redis.Redis:
+    """The shared Redis client of the app whose ``extensions`` these are."""
+    client: redis.Redis = extensions[APP_CLIENT_KEY]()
+    return client

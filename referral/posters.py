@@ -59,10 +59,10 @@ from core.clock import utcnow
 from core.errors import DomainError
 from core.models import Distributor, User
 from core.queues import NOTIFICATIONS, enqueue_once
+from core.redis import shared_client
 from core.uow import DbSession, unit_of_work
 from referral import qrcodes
 from referral.qrcodes import NotActiveDistributor, QrCode
-from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +488,7 @@ def request_poster(user_id: int, openid: str) -> None:
         raise ValueError("openid is required")
     job_id = poster_job_id(user_id)
     queued = enqueue_once(
-        get_redis(_app()),
+        shared_client(_app().extensions),
         NOTIFICATIONS,
         "workers.jobs.send_distributor_poster",
         user_id,

@@ -53,10 +53,10 @@ from core.clock import utcnow
 from core.errors import Conflict, DomainError
 from core.journal import audit
 from core.models import Distributor
+from core.redis import shared_client
 from core.uow import DbSession, unit_of_work
 from referral.domain.codes import scene_for
 from referral.domain.rules import DistributorStatus
-from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
     cached = _usable(record, api_base)
     if cached is not None:
         return cached
-    conn = get_redis(app)
+    conn = shared_client(app.extensions)
     if client is None:
         client = kept_client(app.extensions, app.extensions[SETTINGS_KEY], conn)
     # Long enough for both WeChat calls (permanent, then the fallback) and the write.

@@ -40,8 +40,8 @@ from wechatpy.exceptions import WeChatClientException
 from adapters.wechat.client import kept_client
 from bots.messages import ArticleReply, Reply, TextReply
 from core.queues import NOTIFICATIONS, enqueue_once
+from core.redis import shared_client
 from storefront.lua import Lua
-from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -215,21 +215,21 @@ def note_user_interaction(
     note = interaction_note(openid, kind, now)
     if note is None:
         return False
-    conn = get_redis(_app(app))
+    conn = shared_client(_app(app).extensions)
     _NOTE(conn, [note.key], note.args)
     return note.args[0] != "unsubscribe"
 
 
 def note_payment(openid: str, *, now: float | None = None, app: Flask | None = None) -> None:
     """Record that the user paid: any number of messages for the next 48 h."""
-    _note(get_redis(_app(app)), openid, "payment", now)
+    _note(shared_client(_app(app).extensions), openid, "payment", now)
 
 
 def claim_quota(
     openid: str, *, now: float | None = None, app: Flask | None = None
 ) -> str:
     """Count one message against the user's windows: the window used, or why none may be."""
-    conn = get_redis(_app(app))
+    conn = shared_client(_app(app).extensions)
     moment = time.time() if now is None else now
     answer = _CLAIM(
         conn,
@@ -242,7 +242,7 @@ def claim_quota(
 
 def close_windows(openid: str, *, app: Flask | None = None) -> None:
     """Mark the user's windows used up (WeChat said so) until they interact again."""
-    _note(get_redis(_app(app)), openid, "exhausted", None)
+    _note(shared_client(_app(app).extensions), openid, "exhausted", None)
 
 
 def image_message(media_id: str) -> dict[str, str]:
@@ -291,7 +291,7 @@ def send_customer_service(
     delivery_id = key or uuid.uuid4().hex
     job_id = "cs-" + delivery_id
     queued = enqueue_once(
-        get_redis(_app(app)),
+        shared_client(_app(app).extensions),
         NOTIFICATIONS,
         "workers.messaging.deliver_customer_service",
         openid,
@@ -317,7 +317,7 @@ def delivery_log(
     limit: int = 100, *, openid: str | None = None, app: Flask | None = None
 ) -> list[dict[str, Any]]:
     """Recent delivery outcomes, newest first: sent, dropped, failed or retry."""
-    raw = get_redis(_app(app)).lrange(LOG_KEY, 0, LOG_LENGTH - 1)
+    raw = shared_client(_app(app).extensions).lrange(LOG_KEY, 0, LOG_LENGTH - 1)
     entries = [json.loads(item) for item in raw]
     if openid is not None:
         entries = [e for e in entries if e.get("openid") == openid]
@@ -366,7 +366,7 @@ def deliver_now(
     raised: calling again with the same ``delivery_id`` goes on from there.
     """
     application = _app(app)
-    conn = get_redis(application)
+    conn = shared_client(application.extensions)
     if client is None:
         client = kept_client(application.extensions, application.extensions[SETTINGS_KEY], conn)
     messages = [reply_to_message(r) for r in replies]

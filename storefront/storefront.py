@@ -36,6 +36,7 @@ from bots.dialogue.texts import say
 from bots.messages import Inbound, InboundKind, Reply, TextReply
 from core.actors import Actor
 from core.errors import DomainError
+from core.redis import shared_client
 from shop.identity import ensure_wechat_user
 from storefront.browse_cache import NotCached, cached_only
 from storefront.executor import Executor
@@ -46,7 +47,6 @@ from storefront.state_store import (
     LockRequest,
     StateStore,
 )
-from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ QUICK_INTENTS = (it.ShowCategories, it.ShowProducts, it.SearchProducts)
 def state_store() -> StateStore:
     """The dialogue state store of the current app."""
     ttl = int(current_app.config.get("CHAT_STATE_TTL_SECONDS", STATE_TTL_SECONDS))
-    return StateStore(get_redis(), ttl)
+    return StateStore(shared_client(current_app.extensions), ttl)
 
 
 def lock_request(openid: str) -> LockRequest:

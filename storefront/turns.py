@@ -32,13 +32,13 @@ from redis.exceptions import RedisError
 
 from adapters.wechat.messages import ChatMessage
 from bots.messages import ArticleReply, Inbound, Reply, TextReply
+from core.redis import shared_client
 from storefront import dedupe
 from storefront.lua import ScriptLine
 from storefront.outbound import interaction_note
 from storefront.outbound import send_customer_service as send_later
 from storefront.state_store import Conversation, LockRequest
 from storefront.storefront import lock_request, respond, respond_quickly
-from webapp.redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +260,8 @@ class _Turn:
             try:
                 if late:
                     try:
-                        dedupe.finish(get_redis(self.app), self.message.identity, "", self.ttl,
-                                      release=self.held)
+                        dedupe.finish(shared_client(self.app.extensions), self.message.identity,
+                                      "", self.ttl, release=self.held)
                     except REDIS_DOWN as exc:
                         _record_lost(self.message, exc)
                     if replies:
@@ -304,7 +304,7 @@ def script_line(app: Flask) -> ScriptLine:
     """The app's line for the turn's Redis scripts (see ``storefront.lua``)."""
     line: ScriptLine | None = app.extensions.get(LINE_KEY)
     if line is None:
-        line = app.extensions.setdefault(LINE_KEY, ScriptLine(get_redis(app)))
+        line = app.extensions.setdefault(LINE_KEY, ScriptLine(shared_client(app.extensions)))
     return line
 
 

@@ -11,8 +11,7 @@ import functools
 import redis
 from flask import Flask, current_app
 
-from core.redis import embedded_redis_url, fail_fast_client
-from workers.context import REDIS_CLIENT_KEY
+from core.redis import APP_CLIENT_KEY, embedded_redis_url, fail_fast_client
 
 
 def resolve_redis_url(app: Flask) -> str:
@@ -28,8 +27,9 @@ def resolve_redis_url(app: Flask) -> str:
 def init_app(app: Flask) -> None:
     """Remember how to reach Redis; connect lazily on first use."""
     app.extensions["chatshop.redis"] = None
-    # Jobs (workers/) get the same shared client through this, without importing webapp.
-    app.extensions[REDIS_CLIENT_KEY] = functools.partial(get_redis, app)
+    # Everything below the web layer reaches the same shared client through this
+    # (core.redis.shared_client), without importing webapp.
+    app.extensions[APP_CLIENT_KEY] = functools.partial(get_redis, app)
 
 
 def get_redis(app: Flask | None = None) -> redis.Redis:

@@ -13,12 +13,9 @@ from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 
 from adapters.wechat.pay_v2 import PayGateway, kept_gateway
+from core.redis import shared_client
 from core.settings import Settings
 from core.uow import DbSession
-
-# Key under which the web application's factory leaves a zero-argument callable that
-# returns the app's shared Redis client (``webapp.redis_conn.init_app``).
-REDIS_CLIENT_KEY = "chatshop.redis_client"
 
 
 def current() -> Flask:
@@ -38,7 +35,7 @@ def db_session() -> DbSession:
 
 def redis_client() -> redis.Redis:
     """The app's shared fail-fast Redis client."""
-    return cast(redis.Redis, current_app.extensions[REDIS_CLIENT_KEY]())
+    return shared_client(current_app.extensions)
 
 
 def settings() -> Settings:
