@@ -12,8 +12,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("webapp", "workers", "storefront", "shop", "commissions", "referral",
                    "adapters", "core", "bots", "sandbox")
