@@ -92,3 +92,11 @@ def test_a_window_outside_the_allowed_range_counts_as_the_longest_allowed():
         assert maturity.matures_at(done, days) == longest  # never an OverflowError, never frozen
         assert maturity.window_start(done, days) == done - timedelta(days=365)
     assert maturity.window_start(done, 7) == datetime(2024, 4, 24, tzinfo=UTC)
+
+
+def test_the_orm_enum_and_the_pure_table_name_the_same_statuses():
+    # Two spellings of one list (core may not import the pure shop rules, nor they core's
+    # models): this keeps them equal.
+    from core.models import OrderStatus
+
+    assert {str(s) for s in OrderStatus} == set(r.STATUSES)
