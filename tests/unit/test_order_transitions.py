@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from commissions import maturity
+from core.models import OrderStatus
 from shop.domain import order_rules as r
 from shop.order_status import may_become
 
@@ -97,6 +98,4 @@ def test_a_window_outside_the_allowed_range_counts_as_the_longest_allowed():
 def test_the_orm_enum_and_the_pure_table_name_the_same_statuses():
     # Two spellings of one list (core may not import the pure shop rules, nor they core's
     # models): this keeps them equal.
-    from core.models import OrderStatus
-
     assert {str(s) for s in OrderStatus} == set(r.STATUSES)
