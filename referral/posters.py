@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import requests
 from flask import Flask, current_app
@@ -467,7 +467,7 @@ def poster_font(png: bytes) -> str | None:
 
 
 def _app() -> Flask:
-    return current_app._get_current_object()  # type: ignore[attr-defined]
+    return cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def poster_job_id(user_id: int, day: datetime | None = None) -> str:

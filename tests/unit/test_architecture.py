@@ -85,3 +85,13 @@ def test_layer_contracts_are_declared_and_run_by_make_test():
     assert {"layers", "forbidden"} <= kinds
     assert set(SOURCE_PACKAGES) <= set(config["tool"]["importlinter"]["root_packages"])
     assert "lint-imports" in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_core_the_pure_domain_referral_and_commissions_are_typed_strictly():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    strict = [o for o in config["tool"]["mypy"]["overrides"] if o.get("disallow_untyped_defs")]
+    modules = {m for o in strict for m in o["module"]}
+    assert {"core.*", "bots.*", "shop.domain.*", "referral.*", "commissions.*"} <= modules
+    flags = ("disallow_any_generics", "disallow_untyped_calls", "warn_return_any",
+             "no_implicit_reexport", "strict_equality", "disallow_subclassing_any")
+    assert all(o.get(flag) for o in strict for flag in flags)
