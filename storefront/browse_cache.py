@@ -75,6 +75,6 @@ def browse_cache() -> BrowseCache:
     """The current app's cache; CHAT_BROWSE_CACHE_SECONDS=0 turns it off."""
     cache: BrowseCache | None = current_app.extensions.get("chatshop.browse_cache")
     if cache is None:
-        ttl = float(current_app.config.get("CHAT_BROWSE_CACHE_SECONDS", 10))
+        ttl = float(current_app.extensions["chatshop.settings"].chat_browse_cache_seconds)
         cache = current_app.extensions.setdefault("chatshop.browse_cache", BrowseCache(ttl))
     return cache

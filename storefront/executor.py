@@ -113,11 +113,11 @@ class Executor:
 
     def __init__(
         self, session: DbSession, actor: Actor, openid: str, store: StateStore,
-        config: Mapping[str, Any], settings: Settings, gateway: PayGateway,
+        settings: Settings, gateway: PayGateway,
     ) -> None:
-        """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``config`` and
-        ``settings``, paying and refunding through ``gateway``."""
-        self.chat = ChatUser(session, actor, openid, store, config, settings, gateway)
+        """Act for ``actor`` (whose WeChat id is ``openid``) with the app's ``settings``,
+        paying and refunding through ``gateway``."""
+        self.chat = ChatUser(session, actor, openid, store, settings, gateway)
 
     def run(self, intent: it.Intent) -> ev.Event:
         """Carry out one intent; never raises."""

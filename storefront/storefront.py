@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from adapters.wechat.pay_v2 import kept_gateway
 from bots.dialogue import events as ev
 from bots.dialogue import intents as it
-from bots.dialogue.engine import IDLE_SECONDS, Context, on_event, on_input
+from bots.dialogue.engine import Context, on_event, on_input
 from bots.dialogue.intents import Intent
 from bots.dialogue.state import State
 from bots.dialogue.texts import say
@@ -37,11 +37,11 @@ from bots.messages import Inbound, InboundKind, Reply, TextReply
 from core.actors import Actor
 from core.errors import DomainError
 from core.redis import shared_client
+from core.settings import Settings
 from shop.identity import ensure_wechat_user
 from storefront.browse_cache import NotCached, cached_only
 from storefront.executor import Executor
 from storefront.state_store import (
-    STATE_TTL_SECONDS,
     Busy,
     Conversation,
     LockRequest,
@@ -55,9 +55,15 @@ MAX_INTENTS = 8  # per message; the engine needs at most two, this only stops a 
 QUICK_INTENTS = (it.ShowCategories, it.ShowProducts, it.SearchProducts)
 
 
+def _settings() -> Settings:
+    """The running app's settings (the webhook's turn runs in its context)."""
+    settings: Settings = current_app.extensions["chatshop.settings"]
+    return settings
+
+
 def state_store() -> StateStore:
     """The dialogue state store of the current app."""
-    ttl = int(current_app.config.get("CHAT_STATE_TTL_SECONDS", STATE_TTL_SECONDS))
+    ttl = _settings().chat_state_ttl_seconds
     return StateStore(shared_client(current_app.extensions), ttl)
 
 
@@ -85,7 +91,7 @@ def respond(
             except BaseException:
                 held.keep()
                 raise
-        wait = float(current_app.config.get("CHAT_LOCK_WAIT_SECONDS", 2.0))
+        wait = _settings().chat_lock_wait_seconds
         with store.conversation(openid, wait_seconds=wait) as convo:
             return _respond(session, store, convo, openid, inbound)
     except Busy:
@@ -218,18 +224,17 @@ def _converse(
     ``quick``: raise _NeedsDatabase before carrying out an intent not in QUICK_INTENTS,
     and rather than pass on a failure (which the full path may not have had).
     """
-    config = current_app.config
+    settings = _settings()
     ctx = Context(
         now=time.time(),
         nonce=secrets.token_urlsafe(12),
-        idle_seconds=int(config.get("CHAT_IDLE_SECONDS", IDLE_SECONDS)),
+        idle_seconds=settings.chat_idle_seconds,
     )
     turn = on_input(loaded, inbound, ctx)
     state, replies = turn.state, list(turn.replies)
     pending: deque[Intent] = deque(turn.intents)
-    settings = current_app.extensions["chatshop.settings"]
     executor = Executor(
-        session, actor, openid, store, config, settings,
+        session, actor, openid, store, settings,
         kept_gateway(current_app.extensions, settings),
     ) if pending else None
     done = 0

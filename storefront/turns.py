@@ -318,7 +318,7 @@ def _pool(app: Flask) -> ThreadPoolExecutor:
         with _pool_lock:
             entry = app.extensions.get(POOL_KEY)
             if entry is None or entry[0] != os.getpid():
-                workers = int(app.config.get("WECHAT_REPLY_WORKERS") or 8)
+                workers = app.extensions["chatshop.settings"].wechat_reply_workers
                 pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wechat-turn")
                 # Idle threads end with the app instead of outliving it.
                 weakref.finalize(app, pool.shutdown, wait=False)

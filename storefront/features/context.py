@@ -1,7 +1,7 @@
 """The chat user the intents are carried out for, and what carrying them out needs."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -25,7 +25,6 @@ class ChatUser:
     actor: Actor
     openid: str
     store: StateStore
-    config: Mapping[str, Any]
     settings: Settings
     gateway: PayGateway
 
@@ -37,12 +36,12 @@ class ChatUser:
     @property
     def base_url(self) -> str:
         """PUBLIC_BASE_URL without its trailing slash."""
-        return str(self.config.get("PUBLIC_BASE_URL", "")).rstrip("/")
+        return self.settings.public_base_url.rstrip("/")
 
     @property
     def payment_minutes(self) -> int:
         """How long an order waits for its payment."""
-        return int(self.config.get("PAYMENT_TIMEOUT_MINUTES", 30))
+        return self.settings.payment_timeout_minutes
 
 
 Execute = Callable[[ChatUser, Any], ev.Event]

@@ -14,7 +14,7 @@ from storefront.features.context import ChatUser, Execute
 
 
 def _min_withdrawal_fen(chat: ChatUser) -> int:
-    return int(chat.config.get("WITHDRAWAL_MIN_FEN", withdrawals.DEFAULT_MIN_FEN))
+    return chat.settings.withdrawal_min_fen
 
 
 def show_withdrawal(chat: ChatUser, intent: it.ShowWithdrawal) -> ev.Event:

@@ -6,6 +6,7 @@ from core.models import Role, User, UserRole
 from storefront.browse_cache import BrowseCache
 from storefront.storefront import respond
 from tests.support.factories import make_category, make_product
+from tests.support.settings import reconfigure
 from webapp.extensions import db
 
 
@@ -30,7 +31,7 @@ def _text(replies):
 
 
 def test_lists_lag_by_at_most_the_cache_time_but_stay_correct_without_it(app):
-    app.config["CHAT_BROWSE_CACHE_SECONDS"] = 60
+    reconfigure(app, CHAT_BROWSE_CACHE_SECONDS=60)
     app.extensions.pop("chatshop.browse_cache", None)
     tea = make_category("茶叶")
     make_product(category=tea, title="龙井")
@@ -40,7 +41,7 @@ def test_lists_lag_by_at_most_the_cache_time_but_stay_correct_without_it(app):
     cached = _text(respond(db.session, "o-cache-1", Inbound(InboundKind.TEXT, "分类")))
     assert "水果" not in cached  # served from the cache
     app.extensions.pop("chatshop.browse_cache", None)
-    app.config["CHAT_BROWSE_CACHE_SECONDS"] = 0
+    reconfigure(app, CHAT_BROWSE_CACHE_SECONDS=0)
     fresh = _text(respond(db.session, "o-cache-1", Inbound(InboundKind.TEXT, "分类")))
     assert "水果" in fresh
 

@@ -9,6 +9,7 @@ from bots.messages import Inbound, InboundKind, TextReply
 from storefront.state_store import Conversation
 from storefront.storefront import respond, respond_quickly, state_store
 from tests.support.factories import make_category, make_product
+from tests.support.settings import reconfigure
 from tests.support.wechat_messages import fields, post, text_xml
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
@@ -29,7 +30,7 @@ def _say(text: str, openid: str = OPENID) -> str:
 
 @pytest.fixture
 def shop(app: Any) -> Any:
-    app.config["CHAT_BROWSE_CACHE_SECONDS"] = 60
+    reconfigure(app, CHAT_BROWSE_CACHE_SECONDS=60)
     app.extensions.pop("chatshop.browse_cache", None)
     tea = make_category("茶叶")
     make_product(category=tea, title="龙井", price_fen=2980)

@@ -36,6 +36,7 @@ from tests.support.factories import (
     make_user,
 )
 from tests.support.payments import install_fake_gateway, pay_order
+from tests.support.settings import reconfigure
 from webapp.extensions import db
 from webapp.redis_conn import get_redis
 
@@ -313,7 +314,7 @@ def test_a_bad_openid_gets_help_not_an_error(shop):
 
 
 def test_a_user_still_being_answered_gets_a_polite_busy(shop, any_app):
-    any_app.config["CHAT_LOCK_WAIT_SECONDS"] = 0.1
+    reconfigure(any_app, CHAT_LOCK_WAIT_SECONDS=0.1)
     store = StateStore(get_redis())
     with store.conversation(OPENID):
         answer = send("菜单")
