@@ -168,6 +168,10 @@ def engine_options(url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
 
 
+# Where an app keeps its Settings among its extensions (set by the Flask factory).
+SETTINGS_KEY = "chatshop.settings"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every ChatShop setting, typed: built once per app from its merged configuration
@@ -213,3 +217,9 @@ class Settings:
     def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
         """The settings in ``cfg`` (upper-case keys, as built by :func:`build_config`)."""
         return cls(**{f.name: cfg[f.name.upper()] for f in fields(cls)})
+
+
+def settings_in(extensions: Mapping[str, Any]) -> Settings:
+    """The Settings of the app whose ``extensions`` these are."""
+    settings: Settings = extensions[SETTINGS_KEY]
+    return settings

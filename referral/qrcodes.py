@@ -54,13 +54,13 @@ from core.errors import Conflict, DomainError
 from core.journal import audit
 from core.models import Distributor
 from core.redis import shared_client
+from core.settings import settings_in
 from core.uow import DbSession, unit_of_work
 from referral.domain.codes import scene_for
 from referral.domain.rules import DistributorStatus
 
 log = logging.getLogger(__name__)
 
-SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 PERMANENT_ACTION = "QR_LIMIT_STR_SCENE"
 TEMPORARY_ACTION = "QR_STR_SCENE"
@@ -229,7 +229,7 @@ def ensure_qr_code(session: DbSession, user_id: int, *, client: Any = None) -> Q
         return cached
     conn = shared_client(app.extensions)
     if client is None:
-        client = kept_client(app.extensions, app.extensions[SETTINGS_KEY], conn)
+        client = kept_client(app.extensions, settings_in(app.extensions), conn)
     # Long enough for both WeChat calls (permanent, then the fallback) and the write.
     lease = 2 * float(app.config.get("WECHAT_HTTP_TIMEOUT_SECONDS") or 5) + 5
     lock = conn.lock(f"chatshop:referral:qr:lock:{user_id}", timeout=lease,

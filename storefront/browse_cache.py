@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from flask import current_app
 
+from core.settings import settings_in
+
 T = TypeVar("T")
 
 _cached_only: ContextVar[bool] = ContextVar("chatshop_browse_cached_only", default=False)
@@ -75,6 +77,6 @@ def browse_cache() -> BrowseCache:
     """The current app's cache; CHAT_BROWSE_CACHE_SECONDS=0 turns it off."""
     cache: BrowseCache | None = current_app.extensions.get("chatshop.browse_cache")
     if cache is None:
-        ttl = float(current_app.extensions["chatshop.settings"].chat_browse_cache_seconds)
+        ttl = float(settings_in(current_app.extensions).chat_browse_cache_seconds)
         cache = current_app.extensions.setdefault("chatshop.browse_cache", BrowseCache(ttl))
     return cache

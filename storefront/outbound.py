@@ -41,11 +41,11 @@ from adapters.wechat.client import kept_client
 from bots.messages import ArticleReply, Reply, TextReply
 from core.queues import NOTIFICATIONS, enqueue_once
 from core.redis import shared_client
+from core.settings import settings_in
 from storefront.lua import Lua
 
 log = logging.getLogger(__name__)
 
-SETTINGS_KEY = "chatshop.settings"  # where the app keeps its Settings
 
 MESSAGE_WINDOW_SECONDS = 48 * 3600
 MESSAGE_LIMIT = 5
@@ -368,7 +368,7 @@ def deliver_now(
     application = _app(app)
     conn = shared_client(application.extensions)
     if client is None:
-        client = kept_client(application.extensions, application.extensions[SETTINGS_KEY], conn)
+        client = kept_client(application.extensions, settings_in(application.extensions), conn)
     messages = [reply_to_message(r) for r in replies]
     report = DeliveryReport(delivery_id=delivery_id or uuid.uuid4().hex)
     progress = _progress_key(report.delivery_id)

@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from wechatpy.exceptions import WeChatClientException
 
 from adapters.wechat.client import kept_client
+from core.settings import settings_in
 from core.uow import DbSession
 from referral import posters
 from referral.posters import PosterError, poster_job_id
@@ -64,7 +65,7 @@ def send_poster(session: DbSession, user_id: int, openid: str, *, conn: redis.Re
     """
     app = _app()
     if client is None:
-        client = kept_client(app.extensions, app.extensions["chatshop.settings"], conn)
+        client = kept_client(app.extensions, settings_in(app.extensions), conn)
     png = posters.make_poster(session, user_id, openid, client=client, app=app)
     if png is None:
         return 0

@@ -37,7 +37,7 @@ from bots.messages import Inbound, InboundKind, Reply, TextReply
 from core.actors import Actor
 from core.errors import DomainError
 from core.redis import shared_client
-from core.settings import Settings
+from core.settings import Settings, settings_in
 from shop.identity import ensure_wechat_user
 from storefront.browse_cache import NotCached, cached_only
 from storefront.executor import Executor
@@ -57,8 +57,7 @@ QUICK_INTENTS = (it.ShowCategories, it.ShowProducts, it.SearchProducts)
 
 def _settings() -> Settings:
     """The running app's settings (the webhook's turn runs in its context)."""
-    settings: Settings = current_app.extensions["chatshop.settings"]
-    return settings
+    return settings_in(current_app.extensions)
 
 
 def state_store() -> StateStore:

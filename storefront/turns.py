@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from adapters.wechat.messages import ChatMessage
 from bots.messages import ArticleReply, Inbound, Reply, TextReply
 from core.redis import shared_client
+from core.settings import settings_in
 from storefront import dedupe
 from storefront.lua import ScriptLine
 from storefront.outbound import interaction_note
@@ -318,7 +319,7 @@ def _pool(app: Flask) -> ThreadPoolExecutor:
         with _pool_lock:
             entry = app.extensions.get(POOL_KEY)
             if entry is None or entry[0] != os.getpid():
-                workers = app.extensions["chatshop.settings"].wechat_reply_workers
+                workers = settings_in(app.extensions).wechat_reply_workers
                 pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wechat-turn")
                 # Idle threads end with the app instead of outliving it.
                 weakref.finalize(app, pool.shutdown, wait=False)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from core import models  # noqa: F401  (importing the models registers their tables)
-from core.settings import Settings, build_config
+from core.settings import SETTINGS_KEY, Settings, build_config
 from core.settings_check import UnsafeConfiguration, check_settings, fatal_findings, is_sandbox
 from webapp import redis_conn
 from webapp.extensions import db, migrate
@@ -61,7 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         _refuse_unsafe_settings(settings)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(settings)
-    app.extensions["chatshop.settings"] = Settings.from_config(app.config)
+    app.extensions[SETTINGS_KEY] = Settings.from_config(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)

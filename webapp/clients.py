@@ -11,10 +11,8 @@ from flask import Flask, current_app
 
 from adapters.wechat.client import ChatShopWeChatClient, kept_client
 from adapters.wechat.pay_v2 import PayGateway, kept_gateway
-from core.settings import Settings
+from core.settings import Settings, settings_in
 from webapp.redis_conn import get_redis
-
-SETTINGS_KEY = "chatshop.settings"
 
 
 def _app(app: Flask | None) -> Flask:
@@ -23,8 +21,7 @@ def _app(app: Flask | None) -> Flask:
 
 def app_settings(app: Flask | None = None) -> Settings:
     """The app's settings object (built by the factory from its config)."""
-    settings: Settings = _app(app).extensions[SETTINGS_KEY]
-    return settings
+    return settings_in(_app(app).extensions)
 
 
 def app_redis(app: Flask | None = None) -> redis.Redis:

@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from adapters.wechat.pay_v2 import PayGateway, kept_gateway
 from core.redis import shared_client
-from core.settings import Settings
+from core.settings import Settings, settings_in
 from core.uow import DbSession
 
 
@@ -40,7 +40,7 @@ def redis_client() -> redis.Redis:
 
 def settings() -> Settings:
     """The app's typed settings (built by the factory)."""
-    return cast(Settings, current_app.extensions["chatshop.settings"])
+    return settings_in(current_app.extensions)
 
 
 def pay_gateway() -> PayGateway:

@@ -12,10 +12,8 @@ from typing import Any
 from flask import Flask, current_app
 
 from adapters.wechat.pay_v2 import PayGateway
-from core.settings import Settings
+from core.settings import SETTINGS_KEY, Settings, settings_in
 from webapp.clients import pay_gateway
-
-SETTINGS_KEY = "chatshop.settings"
 
 
 def _app(app: Flask | None) -> Flask:
@@ -24,8 +22,7 @@ def _app(app: Flask | None) -> Flask:
 
 def settings_of(app: Flask | None = None) -> Settings:
     """The settings of ``app`` (the current app when omitted)."""
-    settings: Settings = _app(app).extensions[SETTINGS_KEY]
-    return settings
+    return settings_in(_app(app).extensions)
 
 
 def gateway_of(app: Flask | None = None) -> PayGateway:
