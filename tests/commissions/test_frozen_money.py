@@ -87,6 +87,18 @@ def _supply_owed(order_id: int) -> int:
     return sum(rows)
 
 
+def _fail_completing(monkeypatch, bad_id: int) -> None:
+    """Make completing order ``bad_id`` raise (a bad row), the others complete as usual."""
+    start = orders.start_return_window
+
+    def failing_for_one(session, order_id, completed_at):
+        if order_id == bad_id:
+            raise RuntimeError("simulated bad row")
+        start(session, order_id, completed_at)
+
+    monkeypatch.setattr(orders, "start_return_window", failing_for_one)
+
+
 def _batched(order_id: int) -> int:
     db.session.expire_all()
     rows = db.session.scalars(
@@ -264,14 +276,7 @@ def test_one_order_that_fails_to_complete_does_not_stop_the_batch(
     db.session.execute(update(Order).where(Order.id.in_(ids))
                        .values(shipped_at=utcnow() - timedelta(days=11)))
     db.session.commit()
-    start = orders.start_return_window
-
-    def failing_for_one(session, order_id, completed_at):
-        if order_id == bad_id:
-            raise RuntimeError("simulated bad row")
-        start(session, order_id, completed_at)
-
-    monkeypatch.setattr(orders, "start_return_window", failing_for_one)
+    _fail_completing(monkeypatch, bad_id)
     with caplog.at_level(logging.ERROR, logger="shop.orders"):
         result = ChatshopRunner(shop).invoke(args=["orders", "autocomplete"])
     assert result.exit_code == 0, result.output
@@ -360,14 +365,7 @@ def test_failing_orders_never_starve_the_due_orders_behind_them(shop, ops, monke
     db.session.execute(update(Order).where(Order.id.in_(ids))
                        .values(shipped_at=utcnow() - timedelta(days=11)))
     db.session.commit()
-    start = orders.start_return_window
-
-    def failing_for_one(session, order_id, completed_at):
-        if order_id == bad.id:
-            raise RuntimeError("simulated bad row")
-        start(session, order_id, completed_at)
-
-    monkeypatch.setattr(orders, "start_return_window", failing_for_one)
+    _fail_completing(monkeypatch, bad.id)
     assert orders.auto_complete_orders(db.session, settings_of(), page_size=1) == 2
     assert [fresh(Order, i).status for i in ids] == [
         OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.COMPLETED]
